@@ -1,0 +1,128 @@
+"""One configuration object for the whole assistant, and the offline environment.
+
+Settings come from (highest first) constructor arguments, ``DOCTRINE_*`` environment
+variables, then an optional ``doctrine.toml`` in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Every library we load phones home by default; this turns all of it off. Forced, not defaulted:
+# a user environment must not be able to re-enable telemetry by accident.
+OFFLINE_ENV: dict[str, str] = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "GRADIO_TELEMETRY_ENABLED": "False",
+    "ANONYMIZED_TELEMETRY": "False",
+    "CHROMA_TELEMETRY": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+    "LANGCHAIN_TRACING_V2": "false",
+    "LANGSMITH_TRACING": "false",
+}
+
+
+def apply_offline_env() -> None:
+    """Set the no-network, no-telemetry environment before any ML/UI library is imported."""
+    os.environ.update(OFFLINE_ENV)
+
+
+RetrievalMode = Literal["hybrid", "dense", "bm25", "rrf"]
+
+
+class Settings(BaseSettings):
+    """All tunables of the assistant; defaults are the values chosen on the evaluation suite."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DOCTRINE_",
+        toml_file="doctrine.toml",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    data_dir: Path = PROJECT_ROOT / "data"
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    evals_dir: Path = PROJECT_ROOT / "evals"
+
+    embedding: str = Field("use", description="'use' or 'sentence-transformers:/path/to/model'")
+    retrieval_mode: RetrievalMode = "hybrid"
+    dense_weight: float = Field(0.8, ge=0.0, le=1.0)
+    rrf_k: int = Field(60, ge=1)
+    k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(40, ge=5, le=500)
+
+    passage_max_chars: int = Field(400, ge=100, le=4000)
+    passage_max_sentences: int = Field(3, ge=1, le=20)
+
+    chroma_url: str | None = None
+    collection: str = "doctrine"
+
+    # Evidence gate (calibrated on evals/cases, see evals/README.md).
+    min_dense_score: float = 0.30
+    min_term_overlap: float = 0.34
+
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(60.0, gt=0)
+    llm_temperature: float = 0.1
+
+    max_question_chars: int = Field(2000, ge=10)
+    max_upload_mb: int = Field(50, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("chroma_url", "llm_base_url", "llm_model", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def feedback_file(self) -> Path:
+        return self.data_dir / "feedback.jsonl"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    def public_dict(self) -> dict[str, object]:
+        """Settings as shown in reports: no secret."""
+        data = self.model_dump(mode="json")
+        data["llm_api_key"] = "***" if self.llm_api_key else None
+        return data

@@ -1,0 +1,36 @@
+"""The one place that builds the pipeline: settings -> index reader -> searcher -> chain -> drafter."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from assistant.config import Settings
+from assistant.retrieval import Searcher
+from assistant.store import IndexReader
+
+
+class Pipeline:
+    """Shared, thread-safe components; heavy objects are built on first use and kept."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.reader = IndexReader(settings)
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return Searcher(self.settings, self.reader)
+
+
+_pipelines: dict[str, Pipeline] = {}
+_lock = threading.Lock()
+
+
+def get_pipeline(settings: Settings | None = None) -> Pipeline:
+    """One pipeline per distinct configuration per process (models and index loaded once)."""
+    settings = settings or Settings()
+    key = settings.model_dump_json()
+    with _lock:
+        if key not in _pipelines:
+            _pipelines[key] = Pipeline(settings)
+        return _pipelines[key]

@@ -1,0 +1,86 @@
+"""French text normalisation shared by BM25, the evidence gate and the evaluation metrics.
+
+One tokenizer everywhere means a fact that the metric finds in an answer is a fact that the
+lexical index would also match: folding (case, accents), French stopwords, Snowball stemming.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"[0-9a-z]+")
+
+# A compact French stopword list (folded). Kept here rather than taken from a library so that
+# the tokenizer is identical whichever version of bm25s is installed.
+_STOPWORDS_RAW = """
+a afin ai aie aient aies ait alors as au aucun aucune aupres auquel aura aurai auraient aurais
+aurait auras aurez auriez aurions aurons auront aussi autre autres aux auxquelles auxquels avaient
+avais avait avant avec avez aviez avions avoir avons ayant ayez ayons c ca car ce ceci cela celle
+celles celui cependant certain certaine certaines certains ces cet cette ceux chaque chez ci comme
+comment d dans de des deja depuis dernier derniere desquelles desquels dessous dessus doit donc dont du
+duquel durant e elle elles en encore entre es est et etaient etais etait etant etc ete etes etiez
+etions etre eu eue eues eumes eurent eus eusse eussent eusses eussiez eussions eut eutes eux fais
+fait faites fut fumes furent fus fusse fussent fusses fussiez fussions fut futes ici il ils j je
+jusqu jusque l la laquelle le lequel les lesquelles lesquels leur leurs lors lorsque lui m ma mais
+me meme memes mes moi mon n ne ni nos notre nous on ont ou par parce pas peu peut peuvent plus
+pour pourquoi puis qu quand que quel quelle quelles quels qui quoi s sa sans se selon ses seul
+seule si sien soi soient sois soit sommes son sont sous soyez soyons suis sur t ta te tes toi ton
+tous tout toute toutes tres tu un une unes uns vers via voici voila vos votre vous y
+est-ce quoi dois doivent faut quelles quels dit disent
+"""
+STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_RAW.split())
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+(?=[«\"(\[A-ZÀ-ÖØ-Þ0-9])")
+# Abbreviations after which a period does not end a sentence.
+_ABBREVIATIONS = ("n°", "art.", "p.", "cf.", "M.", "Mme.", "etc.", "ex.", "al.", "min.", "vol.")
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip accents (``Réversibilité`` -> ``reversibilite``)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("œ", "oe")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("french")
+
+
+def words(text: str) -> list[str]:
+    """Folded word tokens, stopwords kept."""
+    return _WORD.findall(fold(text))
+
+
+def tokens(text: str) -> list[str]:
+    """Folded, stopword-free, stemmed tokens: the unit of lexical matching everywhere."""
+    kept = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return _stemmer().stemWords(kept)
+
+
+def key_terms(text: str) -> set[str]:
+    """Stemmed content terms of a question, for overlap checks."""
+    return set(tokens(text))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split French prose into sentences, keeping abbreviations such as ``n°`` or ``art.`` intact."""
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        return []
+    parts = _SENTENCE_END.split(text)
+    merged: list[str] = []
+    for part in parts:
+        if merged and merged[-1].endswith(_ABBREVIATIONS):
+            merged[-1] = f"{merged[-1]} {part}"
+        else:
+            merged.append(part)
+    return [p.strip() for p in merged if p.strip()]
+
+
+def clean_control_chars(text: str) -> str:
+    """Drop control characters (keeps newlines and tabs) that break terminals, JSON and HTML."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
