@@ -109,10 +109,16 @@ def _pack(units: list[Unit], max_chars: int, max_sentences: int) -> list[list[Un
 
 
 def _join(units: list[Unit]) -> str:
+    """Units back to text; line breaks around list items so the text re-splits into the same units."""
     text = ""
+    previous: Unit | None = None
     for unit in units:
-        sep = "\n" if text and (unit.is_list or text.endswith(":")) else " "
-        text = f"{text}{sep}{unit.text}" if text else unit.text
+        if previous is None:
+            text = unit.text
+        else:
+            newline = unit.is_list or previous.is_list or previous.text.endswith(":")
+            text = f"{text}{chr(10) if newline else ' '}{unit.text}"
+        previous = unit
     return text
 
 

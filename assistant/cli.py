@@ -173,6 +173,82 @@ def sources(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     out.print(table)
 
 
+def _print_answer(answer) -> None:  # noqa: ANN001
+    style = "yellow" if answer.refused else "green"
+    out.print(f"[bold {style}]{'Non couvert par les textes indexés' if answer.refused else 'Réponse'}[/]")
+    out.print(answer.answer)
+    for notice in answer.notices + answer.problems:
+        out.print(f"[italic yellow]{notice}[/]")
+    if answer.citations:
+        out.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            out.print(f"[{c.n}] {c.title} — {c.section}" + (f" — {c.source_url}" if c.source_url else ""))
+            out.print(f"    « {c.quote[:300]} »")
+
+
+def _ask_one(chain, item: dict, k: int | None) -> dict:  # noqa: ANN001
+    from assistant.store import IndexError_
+    from assistant.validation import QuestionError
+
+    qid = item.get("id")
+    try:
+        history = item.get("history") or []
+        if not isinstance(history, list) or not all(isinstance(t, dict) for t in history):
+            raise QuestionError("« history » doit être une liste d'objets {role, content}.")
+        answer = chain.invoke(item.get("question"), history, k=k)
+        answer.id = qid
+        return answer.to_json()
+    except (QuestionError, IndexError_) as exc:
+        return {"id": qid, "question": item.get("question"), "error": str(exc)}
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="Question en français.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Sortie JSON (contrat doctrine ask --json).")] = False,
+    k: Annotated[int | None, typer.Option("-k", "--k", min=1, max=50, help="Nombre de passages.")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help="Fichier JSONL de questions.")] = None,
+) -> None:
+    """Poser une question : réponse sourcée, ou refus motivé si les textes ne la couvrent pas."""
+    from assistant.pipeline import get_pipeline
+    from assistant.store import IndexError_
+    from assistant.validation import QuestionError
+
+    settings = _settings()
+    chain = get_pipeline(settings).chain
+    if batch is not None:
+        try:
+            lines = batch.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"lecture impossible de {batch} : {exc}", 2) from exc
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict):
+                    raise ValueError("objet JSON attendu")
+            except ValueError as exc:
+                result = {"id": None, "line": n, "error": f"ligne {n} : JSON invalide ({exc})"}
+            else:
+                result = _ask_one(chain, item, k)
+            out.print(json.dumps(result, ensure_ascii=False), markup=False, highlight=False)
+        return
+    if question is None:
+        raise _fail("indiquez une question, ou --batch FICHIER.jsonl", 2)
+    try:
+        answer = chain.invoke(question, k=k)
+    except (QuestionError, IndexError_) as exc:
+        if as_json:
+            out.print(json.dumps({"question": question, "error": str(exc)}, ensure_ascii=False), markup=False)
+            raise typer.Exit(2) from exc
+        raise _fail(str(exc), 2) from exc
+    if as_json:
+        out.print(json.dumps(answer.to_json(), ensure_ascii=False), markup=False, highlight=False)
+    else:
+        _print_answer(answer)
+
+
 def main() -> None:
     try:
         app()

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     collection: str = "doctrine"
 
     # Evidence gate (calibrated on evals/cases, see evals/README.md).
-    min_dense_score: float = 0.30
+    min_dense_score: float = 0.15
     min_term_overlap: float = 0.34
 
     llm_base_url: str | None = None

@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 
+from assistant.chain import AnswerChain
 from assistant.config import Settings
+from assistant.generation import LLMGenerator
 from assistant.retrieval import Searcher
 from assistant.store import IndexReader
 
@@ -20,6 +22,14 @@ class Pipeline:
     @cached_property
     def searcher(self) -> Searcher:
         return Searcher(self.settings, self.reader)
+
+    @cached_property
+    def llm(self) -> LLMGenerator | None:
+        return LLMGenerator(self.settings) if self.settings.llm_enabled else None
+
+    @cached_property
+    def chain(self) -> AnswerChain:
+        return AnswerChain(self.settings, self.searcher, self.llm)
 
 
 _pipelines: dict[str, Pipeline] = {}

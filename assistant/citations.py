@@ -1,0 +1,92 @@
+"""Citations and their verification: every ``[n]`` must point to a real source and every quote
+must appear verbatim (whitespace aside) in the passage it cites."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+# Quoted spans in generated text: « ... » or "..." (at least a few words, to skip titles).
+_QUOTED = re.compile(r"«\s*([^«»]{12,}?)\s*»|“([^”]{12,}?)”|\"([^\"]{12,}?)\"")
+
+
+class Citation(NamedTuple):
+    n: int
+    doc_id: str
+    title: str
+    section: str
+    quote: str
+    source_url: str
+    score: float
+    chunk_id: str = ""
+    passage: str = ""
+    date: str | None = None
+    kind: str = ""
+    confidence: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "n": self.n, "doc_id": self.doc_id, "title": self.title, "section": self.section,
+            "quote": self.quote, "source_url": self.source_url, "score": round(float(self.score), 4),
+            "chunk_id": self.chunk_id, "passage": self.passage, "date": self.date, "kind": self.kind,
+            "confidence": self.confidence,
+        }
+
+
+class CheckResult(NamedTuple):
+    text: str
+    citations: list[Citation]
+    problems: list[str]
+
+
+def squash(text: str) -> str:
+    """Whitespace-normalised form used for verbatim comparison."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def quote_in_passage(quote: str, passage: str) -> bool:
+    q = squash(quote)
+    return bool(q) and q in squash(passage)
+
+
+def markers(text: str) -> list[int]:
+    return [int(m) for m in _MARKER.findall(text)]
+
+
+def check_answer(text: str, sources: Sequence[Citation]) -> CheckResult:
+    """Drop markers that point nowhere, flag quotes not found in the cited source.
+
+    Returns the cleaned text, the citations actually used (numbering kept), and the problems found
+    (in French, for the notice shown to the user).
+    """
+    by_n = {c.n: c for c in sources}
+    problems: list[str] = []
+    bad = sorted({n for n in markers(text) if n not in by_n})
+    if bad:
+        problems.append(
+            "Renvoi(s) vers une source inexistante supprimé(s) : " + ", ".join(f"[{n}]" for n in bad)
+        )
+        text = _MARKER.sub(lambda m: "" if int(m.group(1)) in bad else m.group(0), text)
+        text = re.sub(r"[ \t]+([.,;:])", r"\1", text)
+    for match in _QUOTED.finditer(text):
+        quote = next(g for g in match.groups() if g)
+        tail = text[match.end() : match.end() + 12]
+        cited = [int(m) for m in _MARKER.findall(tail)]
+        pool = [by_n[n] for n in cited if n in by_n] or list(sources)
+        if not any(quote_in_passage(quote, c.passage or c.quote) for c in pool):
+            problems.append(f"Citation non retrouvée mot pour mot dans la source : « {quote[:80]} »")
+            text = text.replace(match.group(0), f"{match.group(0)} [citation non vérifiée]", 1)
+    used = sorted(set(markers(text)))
+    citations = [by_n[n] for n in used if n in by_n]
+    return CheckResult(text, citations, problems)
+
+
+def verify_citations(citations: Sequence[Citation]) -> list[str]:
+    """Problems with quotes that are not verbatim in their own passage (should be none)."""
+    return [
+        f"[{c.n}] citation absente du passage {c.chunk_id}"
+        for c in citations
+        if c.passage and not quote_in_passage(c.quote, c.passage)
+    ]

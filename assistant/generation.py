@@ -1,0 +1,241 @@
+"""Generators: extractive (offline default, deterministic) and LLM (any OpenAI-compatible endpoint).
+
+Both take the same numbered evidence and return text with ``[n]`` markers; the chain verifies
+citations afterwards whichever generator wrote the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
+
+from assistant.chunking import SectionRecord, Unit, section_units
+from assistant.citations import Citation, squash
+from assistant.config import Settings
+from assistant.gate import informative_terms
+from assistant.prompts import load_prompt, messages
+from assistant.retrieval import Hit
+from assistant.text import fold, tokens
+
+CIRCULAR_ID = "circulaire-2026-achat-numerique"
+SectionLookup = Callable[[str], SectionRecord | None]
+
+
+class Generated(NamedTuple):
+    text: str
+    citations: list[Citation]
+
+
+class _Pick(NamedTuple):
+    rank: int
+    hit: Hit
+    units: list[Unit]
+    first_unit: int
+    score: float
+
+
+def _is_press(hit: Hit) -> bool:
+    return hit.kind == "presse"
+
+
+def _expand_list(section_units_: list[Unit], index: int) -> tuple[int, int]:
+    """The contiguous run of list items (with its lead-in sentence) around unit ``index``."""
+    lo = hi = index
+    if not section_units_[index].is_list and section_units_[index].text.endswith(":"):
+        hi = index + 1
+        if hi >= len(section_units_) or not section_units_[hi].is_list:
+            return index, index
+    while lo > 0 and section_units_[lo].is_list and section_units_[lo - 1].is_list:
+        lo -= 1
+    if section_units_[lo].is_list and lo > 0 and section_units_[lo - 1].text.endswith(":"):
+        lo -= 1
+    while hi + 1 < len(section_units_) and section_units_[hi + 1].is_list:
+        hi += 1
+    if hi - lo > 12:
+        hi = lo + 12
+    return lo, hi
+
+
+def make_citation(n: int, hit: Hit, quote: str, passage: str) -> Citation:
+    return Citation(
+        n=n, doc_id=hit.doc_id, title=hit.title, section=hit.section, quote=quote, source_url=hit.source_url,
+        score=hit.score, chunk_id=hit.chunk_id, passage=passage, date=hit.date, kind=hit.kind,
+        confidence=hit.confidence,
+    )
+
+
+class ExtractiveGenerator:
+    """Compose a French answer from the most relevant sentences of the retrieved passages."""
+
+    name = "extractive"
+
+    def __init__(self, settings: Settings, max_units: int = 6, max_chars: int = 1200) -> None:
+        self.settings = settings
+        self.max_units = max_units
+        self.max_chars = max_chars
+        self.msg = messages(settings.prompts_dir)
+
+    def generate(self, question: str, hits: Sequence[Hit], sections: SectionLookup) -> Generated:
+        terms = informative_terms(question) or set(tokens(question))
+        scored: list[tuple[float, int, int, Unit]] = []
+        units_by_rank: list[list[Unit]] = []
+        for rank, hit in enumerate(hits):
+            units = section_units(hit.text, 10_000)
+            units_by_rank.append(units)
+            for u_i, unit in enumerate(units):
+                unit_terms = set(tokens(unit.text))
+                overlap = len(terms & unit_terms) / max(1, len(terms))
+                score = 0.55 * hit.score + 0.45 * overlap - 0.01 * u_i
+                if len(unit.text) < 25 and not unit.is_list:
+                    score -= 0.2
+                scored.append((score, rank, u_i, unit))
+        scored.sort(key=lambda s: (-s[0], s[1], s[2]))
+        if not scored:
+            return Generated("", [])
+        best = scored[0][0]
+        seen_text: set[str] = set()
+        chosen: list[tuple[int, int, str]] = []  # rank, unit order, text
+        used_chars = 0
+        per_doc: dict[str, int] = {}
+        for score, rank, u_i, unit in scored:
+            if len(chosen) >= self.max_units or score < 0.55 * best:
+                break
+            hit = hits[rank]
+            key = squash(fold(unit.text))
+            if key in seen_text or per_doc.get(hit.doc_id, 0) >= 4:
+                continue
+            section = sections(hit.section_id)
+            block = unit.text
+            if section is not None and (unit.is_list or unit.text.endswith(":")):
+                all_units = section_units(section.text, 10_000)
+                idx = next((i for i, u in enumerate(all_units) if squash(u.text) == squash(unit.text)), None)
+                if idx is not None:
+                    lo, hi = _expand_list(all_units, idx)
+                    run = all_units[lo : hi + 1]
+                    if any(squash(fold(u.text)) in seen_text for u in run if u.is_list):
+                        continue
+                    block = "\n".join(u.text for u in run)
+                    for u in run:
+                        seen_text.add(squash(fold(u.text)))
+            if used_chars + len(block) > self.max_chars and chosen:
+                continue
+            seen_text.add(key)
+            used_chars += len(block)
+            per_doc[hit.doc_id] = per_doc.get(hit.doc_id, 0) + 1
+            chosen.append((rank, u_i, block))
+        return self._compose(hits, chosen, sections)
+
+    def _compose(
+        self, hits: Sequence[Hit], chosen: list[tuple[int, int, str]], sections: SectionLookup
+    ) -> Generated:
+        # Group by document (best-ranked first); inside a document keep reading order.
+        doc_order: list[str] = []
+        for rank, *_ in sorted(chosen):
+            doc = hits[rank].doc_id
+            if doc not in doc_order:
+                doc_order.append(doc)
+        numbers: dict[str, int] = {}
+        citations: list[Citation] = []
+        quotes: dict[str, list[str]] = {}
+        lines: list[str] = []
+        for doc in doc_order:
+            items = [c for c in chosen if hits[c[0]].doc_id == doc]
+            items.sort(key=lambda c: (self._position(hits[c[0]]), hits[c[0]].chunk_id, c[1]))
+            first = hits[items[0][0]]
+            if len(doc_order) > 1:
+                press = self.msg["group_press"] if _is_press(first) else ""
+                lines.append(self.msg["group_header"].format(title=first.title, press=press))
+            for rank, _, block in items:
+                hit = hits[rank]
+                if hit.chunk_id not in numbers:
+                    numbers[hit.chunk_id] = len(numbers) + 1
+                quotes.setdefault(hit.chunk_id, []).append(block)
+                n = numbers[hit.chunk_id]
+                if "\n" in block:
+                    head, *rest = block.split("\n")
+                    if head.lstrip().startswith(("-", "*")) or head[:2].strip(".").isdigit():
+                        rest = [head, *rest]
+                        head = ""
+                    body = "\n".join(f"  {r}" if not r.startswith("  ") else r for r in rest)
+                    lines.append(f"- {head} [{n}]\n{body}" if head else f"{body}\n  [{n}]")
+                else:
+                    text = block[2:] if block.startswith("- ") else block
+                    lines.append(f"- {text} [{n}]")
+            lines.append("")
+        for chunk_id, n in numbers.items():
+            hit = next(h for h in hits if h.chunk_id == chunk_id)
+            section = sections(hit.section_id)
+            passage = section.text if section is not None else hit.text
+            quote = max(quotes[chunk_id], key=len)
+            citations.append(make_citation(n, hit, quote, passage))
+        lead_hit = hits[chosen[0][0]] if chosen else hits[0]
+        press = self.msg["press_suffix"] if _is_press(lead_hit) else ""
+        key = "lead_single" if len(doc_order) == 1 else "lead_multi"
+        lead = self.msg[key].format(title=f"*{lead_hit.title}*", press=press)
+        text = lead + "\n\n" + "\n".join(lines).strip()
+        return Generated(text, citations)
+
+    @staticmethod
+    def _position(hit: Hit) -> int:
+        try:
+            return int(hit.section_id.rsplit("#s", 1)[1])
+        except (IndexError, ValueError):
+            return 0
+
+
+# ---------------------------------------------------------------- LLM
+
+
+def numbered_sources(hits: Sequence[Hit], sections: SectionLookup) -> list[Citation]:
+    """The evidence as numbered citations (quote = the retrieved passage)."""
+    out = []
+    for n, hit in enumerate(hits, start=1):
+        section = sections(hit.section_id)
+        out.append(make_citation(n, hit, hit.text, section.text if section is not None else hit.text))
+    return out
+
+
+def format_sources(sources: Sequence[Citation]) -> str:
+    """Sources fenced as data: attributes escaped, text stripped of anything looking like our tags."""
+    blocks = []
+    for c in sources:
+        text = c.quote.replace("<source", "‹source").replace("</source", "‹/source").replace("</sources", "‹/sources")
+        title = c.title.replace('"', "'")
+        section = c.section.replace('"', "'")
+        press = ' origine="presse"' if c.kind == "presse" else ""
+        blocks.append(f'<source n="{c.n}" document="{title}" section="{section}"{press}>\n{text}\n</source>')
+    return "\n".join(blocks)
+
+
+class LLMGenerator:
+    """Chat model behind an OpenAI-compatible endpoint (Albert API, vLLM, Ollama, llama.cpp)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+        from langchain_openai import ChatOpenAI
+
+        self.settings = settings
+        self.name = f"llm:{settings.llm_model}"
+        self.model = ChatOpenAI(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "sans-cle",
+            timeout=settings.llm_timeout_s,
+            max_retries=0,
+            temperature=settings.llm_temperature,
+            streaming=True,
+        )
+        self.prompt = ChatPromptTemplate.from_messages([
+            ("system", load_prompt(settings.prompts_dir, "answer_system.md")),
+            ("human", load_prompt(settings.prompts_dir, "answer_user.md")),
+        ])
+        self.chain = self.prompt | self.model | StrOutputParser()
+        condense = ChatPromptTemplate.from_messages([("human", load_prompt(settings.prompts_dir, "condense.md"))])
+        self.condense_chain = condense | self.model | StrOutputParser()
+
+    def stream(self, question: str, sources: Sequence[Citation]) -> Iterator[str]:
+        yield from self.chain.stream({"sources": format_sources(sources), "question": question})
+
+    def condense(self, question: str, history_text: str) -> str:
+        return self.condense_chain.invoke({"history": history_text, "question": question}).strip()
