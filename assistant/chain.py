@@ -15,7 +15,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.citations import Citation, check_answer, verify_citations
 from assistant.config import Settings
-from assistant.gate import GateDecision, decide, is_english
+from assistant.gate import GateDecision, GateThresholds, decide, is_english
+from assistant.lexicon import load_lexicon
 from assistant.generation import CIRCULAR_ID, ExtractiveGenerator, LLMGenerator, numbered_sources
 from assistant.prompts import messages
 from assistant.retrieval import Filters, Hit, Searcher
@@ -29,8 +30,11 @@ _ELLIPTIC_START = re.compile(
     r"et qu|et la|et le|et les|qu'en est-il|quid)\b",
     re.IGNORECASE,
 )
-_ANAPHORA = re.compile(r"\b(il|elle|ils|elles|celui-ci|celle-ci|ce texte|cette circulaire|ce dispositif|"
-                       r"la signe|le signe|y a-t-il|en vigueur)\b", re.IGNORECASE)
+_ANAPHORA = re.compile(
+    r"(?<![-\w])(il|elle|ils|elles|celui-ci|celle-ci|ce texte|cette circulaire|ce dispositif|dedans|"
+    r"l'a|la signe|le signe|en vigueur)(?![-\w])",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -71,7 +75,8 @@ class Answer:
 
 def history_text(history: Sequence[Turn]) -> str:
     return "\n".join(
-        f"{'Acheteur' if t.get('role') == 'user' else 'Assistant'} : {t.get('content', '')[:600]}" for t in history
+        f"{'Acheteur' if t.get('role') == 'user' else 'Assistant'} : {t.get('content', '')[:600]}"
+        for t in history
     )
 
 
@@ -80,11 +85,34 @@ def heuristic_condense(question: str, history: Sequence[Turn]) -> str:
     previous = [t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")]
     if not previous:
         return question
-    elliptic = bool(_ELLIPTIC_START.match(question)) or len(tokens(question)) <= 3 or bool(_ANAPHORA.search(question))
+    elliptic = (
+        bool(_ELLIPTIC_START.match(question))
+        or len(tokens(question)) <= 3
+        or bool(_ANAPHORA.search(question))
+    )
     if not elliptic:
         return question
     stripped = _ELLIPTIC_START.sub("", question).strip(" ,?") or question
     return f"{stripped} — {previous[-1].strip()}"
+
+
+def text_names(history: Sequence[Turn]) -> str:
+    """Names of texts (acronyms, « circulaire », « loi »...) in the last user turn."""
+    previous = next((t.get("content", "") for t in reversed(history) if t.get("role") == "user"), "")
+    keep = re.findall(r"\b(?:circulaire|doctrine|loi|règlement|code|[A-Z][\w-]*[A-Z0-9][\w-]*|\d[\w/-]*)\b", previous)
+    return " ".join(dict.fromkeys(keep))
+
+
+def fuse_rankings(rankings: Sequence[Sequence[Hit]], k: int) -> list[Hit]:
+    """Reciprocal-rank fusion of several hit lists (first list wins ties)."""
+    scores: dict[str, float] = {}
+    first: dict[str, Hit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking):
+            scores[hit.chunk_id] = scores.get(hit.chunk_id, 0.0) + 1.0 / (60 + rank)
+            first.setdefault(hit.chunk_id, hit)
+    ordered = sorted(scores, key=lambda cid: -scores[cid])[:k]
+    return [first[cid] for cid in ordered]
 
 
 class AnswerChain:
@@ -94,6 +122,14 @@ class AnswerChain:
         self.extractive = ExtractiveGenerator(settings)
         self.llm = llm
         self.msg = messages(settings.prompts_dir)
+        self.lexicon = load_lexicon(settings.knowledge_dir)
+        self.thresholds = GateThresholds(
+            settings.gate_min_dense,
+            settings.gate_weak_overlap,
+            settings.gate_weak_dense,
+            settings.gate_unanchored_overlap,
+            settings.gate_unanchored_dense,
+        )
         self.runnable: Runnable = (
             RunnableLambda(self._condense, name="condense")
             | RunnableLambda(self._retrieve, name="retrieve")
@@ -105,17 +141,29 @@ class AnswerChain:
     # -- public API
 
     def invoke(
-        self, question: str, history: Sequence[Turn] | None = None, *, k: int | None = None,
-        filters: Filters = Filters(), use_llm: bool = True,
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        *,
+        k: int | None = None,
+        filters: Filters = Filters(),
+        use_llm: bool = True,
     ) -> Answer:
         return self.runnable.invoke(self._state(question, history, k, filters, use_llm))
 
     def stream(
-        self, question: str, history: Sequence[Turn] | None = None, *, k: int | None = None,
-        filters: Filters = Filters(), use_llm: bool = True,
+        self,
+        question: str,
+        history: Sequence[Turn] | None = None,
+        *,
+        k: int | None = None,
+        filters: Filters = Filters(),
+        use_llm: bool = True,
     ) -> Iterator[str | Answer]:
         """Yield text chunks as they come (LLM tokens, or the extractive text in one piece), then the Answer."""
-        state = self._gate(self._retrieve(self._condense(self._state(question, history, k, filters, use_llm))))
+        state = self._gate(
+            self._retrieve(self._condense(self._state(question, history, k, filters, use_llm)))
+        )
         if state["decision"].refused or not self._llm_active(state):
             yield self._finish(self._generate(state))
             return
@@ -136,8 +184,14 @@ class AnswerChain:
     def _state(self, question, history, k, filters, use_llm) -> dict[str, Any]:  # noqa: ANN001
         cleaned = check_question(question, self.settings.max_question_chars)
         return {
-            "question": cleaned, "history": list(history or []), "k": k or self.settings.k, "filters": filters,
-            "use_llm": use_llm, "timings": {}, "notices": [], "t_start": time.perf_counter(),
+            "question": cleaned,
+            "history": list(history or []),
+            "k": k or self.settings.k,
+            "filters": filters,
+            "use_llm": use_llm,
+            "timings": {},
+            "notices": [],
+            "t_start": time.perf_counter(),
         }
 
     def _llm_active(self, state: dict[str, Any]) -> bool:
@@ -156,22 +210,39 @@ class AnswerChain:
                 except Exception:  # noqa: BLE001,S110 - the heuristic result stands
                     pass
         state["standalone"] = standalone
+        state["focus"] = state["question"] if standalone != state["question"] else None
         state["timings"]["condense"] = (time.perf_counter() - t0) * 1000
         return state
 
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        state["hits"] = self.searcher.search(state["standalone"], max(state["k"], 6), filters=state["filters"])
+        k = max(state["k"], 6)
+        hits = self.searcher.search(self.lexicon.expand(state["standalone"]), k, filters=state["filters"])
+        if state["focus"]:
+            # A follow-up: also search its own words with the names of the texts discussed before,
+            # so « et pour la réversibilité ? » is not drowned by the previous question's topic.
+            names = text_names(state["history"])
+            focused = self.searcher.search(
+                self.lexicon.expand(f"{state['focus']} {names}"), k, filters=state["filters"]
+            )
+            hits = fuse_rankings([focused, hits], k)
+        state["hits"] = hits
         state["timings"]["retrieve"] = (time.perf_counter() - t0) * 1000
         return state
 
     def _gate(self, state: dict[str, Any]) -> dict[str, Any]:
         hits: list[Hit] = state["hits"]
-        state["decision"] = decide(
-            state["standalone"], hits,
-            min_dense=self.settings.min_dense_score, min_overlap=self.settings.min_term_overlap,
-        )
         snap = self.searcher.reader.snapshot()
+        question = state["standalone"]
+        scope = snap.doc_text("circulaire") if re.search(r"circulaire|6519", question, re.I) else ""
+        state["decision"] = decide(
+            question,
+            hits[:6],
+            thresholds=self.thresholds,
+            idf=snap.idf,
+            anchored=self.lexicon.has_anchor(self.lexicon.expand(question)),
+            scope_text=scope,
+        )
         state["section_lookup"] = snap.sections.get
         state["sources"] = numbered_sources(hits[: state["k"]], snap.sections.get)
         if snap.interrupted:
@@ -195,7 +266,9 @@ class AnswerChain:
             except Exception as exc:  # noqa: BLE001
                 state = self._fallback(state, exc)
         else:
-            gen = self.extractive.generate(state["standalone"], state["hits"][: state["k"] + 1], state["section_lookup"])
+            gen = self.extractive.generate(
+                state["standalone"], state["hits"][: state["k"] + 1], state["section_lookup"], state["focus"]
+            )
             state["generated"] = (gen.text, gen.citations, self.extractive.name)
         state["timings"]["generate"] = (time.perf_counter() - t0) * 1000
         return state
@@ -205,7 +278,9 @@ class AnswerChain:
         if "timeout" in error.lower() or "timeout" in str(exc).lower():
             error = "délai dépassé"
         state["notices"].append(self.msg["llm_fallback"].format(error=error))
-        gen = self.extractive.generate(state["standalone"], state["hits"][: state["k"] + 1], state["section_lookup"])
+        gen = self.extractive.generate(
+            state["standalone"], state["hits"][: state["k"] + 1], state["section_lookup"], state["focus"]
+        )
         state["generated"] = (gen.text, gen.citations, f"{self.extractive.name} (repli)")
         return state
 
@@ -225,14 +300,29 @@ class AnswerChain:
         related = [] if not decision.refused else numbered_sources(state["hits"][:3], state["section_lookup"])
         answer_text = checked.text
         if decision.refused and related:
-            answer_text += "\n\n" + self.msg["to_consult"] + "\n" + "\n".join(
-                f"- {c.title} — {c.section}" for c in related
+            answer_text += (
+                "\n\n"
+                + self.msg["to_consult"]
+                + "\n"
+                + "\n".join(f"- {c.title} — {c.section}" for c in related)
             )
         state["timings"]["total"] = (time.perf_counter() - state["t_start"]) * 1000
         return Answer(
-            question=state["question"], answer=answer_text, refused=decision.refused,
-            citations=checked.citations, generator=generator, timings_ms=state["timings"],
-            standalone_question=state["standalone"], related=related, notices=notices, problems=problems,
-            gate={"top_dense": round(decision.top_dense, 4), "overlap": round(decision.overlap, 4),
-                  "reason": decision.reason},
+            question=state["question"],
+            answer=answer_text,
+            refused=decision.refused,
+            citations=checked.citations,
+            generator=generator,
+            timings_ms=state["timings"],
+            standalone_question=state["standalone"],
+            related=related,
+            notices=notices,
+            problems=problems,
+            gate={
+                "top_dense": round(decision.top_dense, 4),
+                "overlap": round(decision.overlap, 4),
+                "reason": decision.reason,
+                "anchored": decision.anchored,
+                "missing_reference": decision.missing_reference,
+            },
         )

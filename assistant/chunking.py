@@ -95,9 +95,13 @@ def _pack(units: list[Unit], max_chars: int, max_sentences: int) -> list[list[Un
     while start < len(units):
         window = [units[start]]
         size = len(units[start].text)
-        limit = max_sentences * 2 if units[start].is_list else max_sentences
         end = start + 1
-        while end < len(units) and len(window) < limit and size + 1 + len(units[end].text) <= max_chars:
+        # List items are short: a window may hold more of them so a list stays in one passage.
+        while (
+            end < len(units)
+            and len(window) < (max_sentences * 3 if units[end].is_list else max_sentences)
+            and size + 1 + len(units[end].text) <= max_chars
+        ):
             window.append(units[end])
             size += 1 + len(units[end].text)
             end += 1

@@ -77,8 +77,11 @@ class Settings(BaseSettings):
     collection: str = "doctrine"
 
     # Evidence gate (calibrated on evals/cases, see evals/README.md).
-    min_dense_score: float = 0.15
-    min_term_overlap: float = 0.34
+    gate_min_dense: float = 0.22
+    gate_weak_overlap: float = 0.12
+    gate_weak_dense: float = 0.35
+    gate_unanchored_overlap: float = 0.35
+    gate_unanchored_dense: float = 0.30
 
     llm_base_url: str | None = None
     llm_model: str | None = None

@@ -9,7 +9,7 @@ question that appear nowhere in the retrieved text (an invented provision).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from assistant.retrieval import Hit
@@ -18,7 +18,7 @@ from assistant.text import fold, tokens, words
 # Words every in-scope question shares: they prove nothing about coverage.
 _GENERIC = """
 circulaire doctrine achat achats acheter acheteur acheteuse acheteurs numerique numeriques etat public publique
-publics publiques texte textes dit disent dire prevoit prevu quel quelle quels quelles comment faut faire doit
+publics publiques texte textes dit disent dire prevoit prevu quel quelle quels quelles comment faut doit
 doivent devons dois pouvons peut peux question questions selon concernant propos sujet regle regles cadre
 ministere ministeres administration administrations service services notre nos mon ma mes je nous besoin
 exactement precisement expliquer explique expliquez savoir voudrais aimerais souhaite merci bonjour svp
@@ -40,30 +40,55 @@ class GateDecision(NamedTuple):
     top_dense: float
     overlap: float
     missing_reference: str | None
+    anchored: bool = True
+
+
+class GateThresholds(NamedTuple):
+    min_dense: float = 0.22
+    weak_overlap: float = 0.12
+    weak_dense: float = 0.35
+    unanchored_overlap: float = 0.35
+    unanchored_dense: float = 0.30
 
 
 def informative_terms(question: str) -> set[str]:
     return {t for t in tokens(question) if t not in GENERIC_STEMS}
 
 
-def term_overlap(question: str, hits: Sequence[Hit], top: int = 3) -> float:
+def term_overlap(
+    question: str, hits: Sequence[Hit], top: int = 3, idf: Callable[[str], float] | None = None
+) -> float:
+    """Share of the question's informative terms found in the best passages, IDF-weighted when given.
+
+    Terms unknown to the corpus get the highest weight: a question about « drones » or « enrobé »
+    is not covered, however well its generic words match.
+    """
     terms = informative_terms(question)
     if not terms:
         return 1.0
     seen: set[str] = set()
     for hit in hits[:top]:
         seen |= set(tokens(f"{hit.title} {hit.section} {hit.text}"))
-    return len(terms & seen) / len(terms)
+    weight = idf or (lambda _t: 1.0)
+    total = sum(weight(t) for t in terms)
+    return sum(weight(t) for t in terms if t in seen) / total if total else 1.0
 
 
-def missing_reference(question: str, hits: Sequence[Hit]) -> str | None:
-    """A cited article/annexe whose number appears in none of the retrieved passages."""
-    text = fold(" ".join(f"{h.section} {h.text}" for h in hits))
+def missing_reference(question: str, hits: Sequence[Hit], scope_text: str = "") -> str | None:
+    """A cited article/annexe that the scope never mentions (an invented provision).
+
+    The scope is the named text when the question names one (e.g. the whole circular), otherwise
+    the retrieved passages; the keyword and the number must appear together (« annexe 7 »).
+    """
+    text = fold(scope_text or " ".join(f"{h.section} {h.text}" for h in hits))
     for match in _REFERENCE.finditer(question):
-        number = fold(re.sub(r"\s+", "", match.group(2)))
-        digits = re.sub(r"^[lrd]\.?", "", number)
-        if digits and not re.search(rf"(?<![0-9a-z]){re.escape(digits)}(?![0-9])", text.replace(" ", "")
-                                    if "." in digits else text):
+        keyword = fold(match.group(1)).rstrip("s").rstrip(".")[:5]
+        number = fold(re.sub(r"\s+", " ", match.group(2)).strip())
+        core = re.sub(r"^[lrd]\.?\s*", "", number)
+        pattern = rf"{re.escape(keyword)}\w*\.?\s*(?:n°\s*)?(?:[lrd]\.?\s*)?{re.escape(core)}(?![0-9])"
+        if keyword.startswith("§"):
+            pattern = rf"§\s*{re.escape(core)}(?![0-9])"
+        if core and not re.search(pattern, text):
             return f"{match.group(1).lower()} {match.group(2)}"
     return None
 
@@ -74,18 +99,33 @@ def is_english(question: str) -> bool:
 
 
 def decide(
-    question: str, hits: Sequence[Hit], *, min_dense: float, min_overlap: float
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    thresholds: GateThresholds = GateThresholds(),
+    idf: Callable[[str], float] | None = None,
+    anchored: bool = True,
+    scope_text: str = "",
 ) -> GateDecision:
+    """Refuse unless the evidence plausibly supports an answer (see module docstring)."""
     if not hits:
-        return GateDecision(True, "aucun passage", 0.0, 0.0, None)
+        return GateDecision(True, "aucun passage", 0.0, 0.0, None, anchored)
     top_dense = max(h.dense for h in hits)
-    overlap = term_overlap(question, hits)
-    reference = missing_reference(question, hits)
+    overlap = term_overlap(question, hits, idf=idf)
+    reference = missing_reference(question, hits, scope_text)
+    t = thresholds
+
+    def verdict(refused: bool, reason: str = "") -> GateDecision:
+        return GateDecision(refused, reason, top_dense, overlap, reference, anchored)
+
     if reference:
-        return GateDecision(True, "référence introuvable", top_dense, overlap, reference)
-    english = is_english(question)
-    if top_dense < min_dense:
-        return GateDecision(True, "similarité trop faible", top_dense, overlap, None)
-    if overlap < min_overlap and not english:
-        return GateDecision(True, "termes de la question absents des passages", top_dense, overlap, None)
-    return GateDecision(False, "", top_dense, overlap, None)
+        return verdict(True, "référence introuvable")
+    if top_dense < t.min_dense:
+        return verdict(True, "similarité trop faible")
+    if is_english(question):
+        return verdict(False)
+    if not anchored and (overlap < t.unanchored_overlap or top_dense < t.unanchored_dense):
+        return verdict(True, "question hors du domaine des achats numériques")
+    if overlap < t.weak_overlap and top_dense < t.weak_dense:
+        return verdict(True, "termes de la question absents des passages")
+    return verdict(False)

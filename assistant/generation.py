@@ -75,8 +75,12 @@ class ExtractiveGenerator:
         self.max_chars = max_chars
         self.msg = messages(settings.prompts_dir)
 
-    def generate(self, question: str, hits: Sequence[Hit], sections: SectionLookup) -> Generated:
+    def generate(
+        self, question: str, hits: Sequence[Hit], sections: SectionLookup, focus: str | None = None
+    ) -> Generated:
+        """``focus`` is the user's own words of a condensed follow-up: its terms count double."""
         terms = informative_terms(question) or set(tokens(question))
+        focus_terms = informative_terms(focus) if focus else set()
         scored: list[tuple[float, int, int, Unit]] = []
         units_by_rank: list[list[Unit]] = []
         for rank, hit in enumerate(hits):
@@ -84,7 +88,9 @@ class ExtractiveGenerator:
             units_by_rank.append(units)
             for u_i, unit in enumerate(units):
                 unit_terms = set(tokens(unit.text))
-                overlap = len(terms & unit_terms) / max(1, len(terms))
+                overlap = (len(terms & unit_terms) + len(focus_terms & unit_terms)) / max(
+                    1, len(terms) + len(focus_terms)
+                )
                 score = 0.55 * hit.score + 0.45 * overlap - 0.01 * u_i
                 if len(unit.text) < 25 and not unit.is_list:
                     score -= 0.2

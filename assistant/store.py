@@ -354,10 +354,29 @@ class Snapshot:
     bm25: bm25s.BM25
     index_of: dict[str, int]
     interrupted: bool
+    _df: dict[str, int] | None = None
 
     @property
     def corpus_version(self) -> str:
         return str(self.manifest.get("corpus_version", ""))
+
+    def idf(self, term: str) -> float:
+        """Inverse passage frequency; terms absent from the corpus weigh the most."""
+        if self._df is None:
+            from assistant.text import tokens as _tokens
+
+            df: dict[str, int] = {}
+            for p in self.passages:
+                for t in set(_tokens(f"{p.section} {p.text}")):
+                    df[t] = df.get(t, 0) + 1
+            self._df = df
+        n = len(self.passages)
+        return float(np.log((n + 1) / (self._df.get(term, 0) + 0.5)))
+
+    def doc_text(self, kind: str) -> str:
+        """All passages of the documents of one kind (for reference checks)."""
+        ids = {d for d, meta in self.docs.items() if meta.get("kind") == kind}
+        return " ".join(p.text for p in self.passages if p.doc_id in ids)
 
     def bm25_scores(self, query_tokens: list[str]) -> np.ndarray:
         vocab = self.bm25.vocab_dict
@@ -431,11 +450,19 @@ class IndexReader:
     def collection(self):  # noqa: ANN201
         if self._collection is None:
             try:
-                self._collection = open_collection(self.settings, create=False)
+                collection = open_collection(self.settings, create=False)
+                stored = collection.count()
             except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError/ValueError by version
                 raise IndexError_(
                     f"collection Chroma introuvable ({type(exc).__name__}) : lancez « doctrine index »"
                 ) from exc
+            expected = len(self.snapshot().passages)
+            if stored < expected:
+                raise IndexError_(
+                    f"index incohérent : {stored} vecteurs dans Chroma pour {expected} passages attendus ; "
+                    "lancez « doctrine index --rebuild »"
+                )
+            self._collection = collection
         return self._collection
 
     def dense_query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:

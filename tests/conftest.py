@@ -16,7 +16,6 @@ import pytest
 import assistant  # noqa: F401 - offline environment before anything else
 from assistant.config import PROJECT_ROOT, Settings
 
-os.environ.setdefault("DOCTRINE_LLM_BASE_URL", "")
 for _var in list(os.environ):
     if _var.startswith("DOCTRINE_"):
         del os.environ[_var]

@@ -1,0 +1,225 @@
+"""The Gradio web app: chat with sources, drafting form, corpus browser and quality page.
+
+Presentation and per-session state only: answers, drafts, ingest and evaluation come from the
+pipeline, drafting and evaluation modules. Bound to 127.0.0.1 unless told otherwise; never shared.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# Importing any assistant module has already run assistant/__init__.py, which sets the offline,
+# no-telemetry environment before gradio (and huggingface_hub) are imported here.
+import gradio as gr
+
+from assistant.config import Settings
+from assistant.ui import render
+from assistant.ui.chat import RATINGS, REASON_TAGS, ChatService, new_state
+from assistant.ui.corpus import DOC_COLUMNS, UPLOAD_TYPES, CorpusService
+from assistant.ui.theme import build_theme, load_css, load_head
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+# Answers take a few hundred ms of CPU each: a few at once keeps the page responsive for everyone.
+CONCURRENCY = 4
+QUEUE_MAX = 256
+
+AuthSpec = Callable[[str, str], bool] | tuple[str, str] | list[tuple[str, str]] | None
+
+
+def _chat_tab(settings: Settings) -> None:
+    t = render.texts()
+    chat = ChatService(settings)
+    state = gr.State(new_state())
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=7, min_width=480):
+            chatbot = gr.Chatbot(
+                label="Conversation", show_label=False, elem_id="chatbot", height=560, layout="bubble",
+                placeholder=t["chat_placeholder"], examples=[{"text": q} for q in t["examples"]],
+                buttons=["copy"], feedback_options=("Like", "Dislike"), sanitize_html=True,
+                allow_tags=False, render_markdown=True, line_breaks=True, autoscroll=True,
+                group_consecutive_messages=False,
+            )
+            with gr.Row(elem_id="question-row"):
+                question = gr.Textbox(
+                    show_label=False, placeholder=t["question_placeholder"], lines=2, max_lines=8,
+                    elem_id="question-box", scale=8, autofocus=True, submit_btn=False,
+                )
+                send = gr.Button("Envoyer", variant="primary", elem_id="send-btn", scale=1, min_width=120)
+            with gr.Row(elem_classes="toolbar-row"):
+                reset = gr.Button("Nouvelle conversation", size="sm", variant="secondary")
+                export = gr.Button("Exporter (Markdown et Word)", size="sm", variant="secondary")
+            export_files = gr.File(label="Conversation exportée", file_count="multiple", visible=False,
+                                   interactive=False, height=90, elem_id="export-files")
+            with gr.Accordion("Donner mon avis sur la réponse", open=False, elem_id="feedback-box") as fb_box:
+                gr.Markdown(t["feedback_intro"], elem_classes="hint")
+                rating = gr.Radio(list(RATINGS), label="Cette réponse vous a-t-elle aidé ?", value=None)
+                tags = gr.CheckboxGroup(list(REASON_TAGS), label="Motifs (facultatif)")
+                comment = gr.Textbox(label="Commentaire (facultatif)", lines=2, max_lines=6)
+                send_fb = gr.Button("Envoyer mon avis", size="sm", variant="primary")
+                fb_status = gr.HTML()
+        with gr.Column(scale=5, min_width=360, elem_id="sources-col"):
+            gr.HTML('<div class="panel-title">Sources citées</div>')
+            sources = gr.HTML(render.sources_panel([]), elem_id="sources-panel")
+            with gr.Accordion("Détails techniques (JSON de la dernière réponse)", open=False):
+                answer_json = gr.JSON(label="Réponse", elem_id="answer-json")
+
+    outputs = [chatbot, sources, answer_json, state, question]
+    send.click(chat.ask, [question, state], outputs, api_name="ask", concurrency_id="answer")
+    question.submit(chat.ask, [question, state], outputs, api_visibility="private", concurrency_id="answer")
+    chatbot.example_select(chat.example_text, None, question, api_visibility="private", queue=False).then(chat.ask, [question, state], outputs, api_visibility="private", concurrency_id="answer")
+    reset.click(chat.reset, [state], outputs, api_name="reset", queue=False)
+    export.click(chat.export, [state], export_files, api_name="export").then(
+        lambda: gr.update(visible=True), None, export_files, api_visibility="private", queue=False)
+    chatbot.like(chat.on_like, [state], [rating, fb_box, state], api_visibility="private", queue=False)
+    send_fb.click(chat.feedback, [rating, tags, comment, state], [fb_status, rating, tags, comment],
+                  api_name="feedback")
+
+
+Loader = tuple[Callable[[], Any], list[Any]]
+
+
+def _sources_tab(settings: Settings) -> Loader:
+    t = render.texts()
+    corpus = CorpusService(settings)
+    doc_ids = gr.State([])
+    gr.Markdown(t["sources_intro"], elem_classes="intro")
+    with gr.Row():
+        text = gr.Textbox(label="Rechercher (titre ou passage)", placeholder="Ex. : réversibilité, SecNumCloud…",
+                          scale=4)
+        kinds = gr.Dropdown(label="Type de document", multiselect=True, choices=[], scale=3)
+        in_force = gr.Textbox(label="En vigueur au (AAAA-MM-JJ)", placeholder="ex. 2026-02-05", scale=2)
+        go = gr.Button("Rechercher", variant="primary", scale=1, min_width=110)
+    summary = gr.HTML()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=6, min_width=480):
+            table = gr.Dataframe(headers=DOC_COLUMNS, label="Documents indexés (cliquez une ligne pour la lire)",
+                                 interactive=False, wrap=True, max_height=560, elem_id="docs-table",
+                                 elem_classes="sans-table",
+                                 column_widths=["46%", "14%", "15%", "8%", "8%", "9%"])
+            hits = gr.HTML(elem_id="search-hits")
+        with gr.Column(scale=5, min_width=420):
+            doc = gr.Dropdown(label="Lire un document", choices=[], value=None, elem_id="doc-picker")
+            reader = gr.HTML(corpus.read(None), elem_id="doc-reader")
+    with gr.Accordion("Ajouter des documents au corpus", open=False, elem_id="upload-box"):
+        gr.Markdown(t["upload_intro"], elem_classes="hint")
+        files = gr.File(label="Fichiers (PDF, DOCX, HTML, Markdown, texte)", file_count="multiple",
+                        file_types=UPLOAD_TYPES, type="filepath")
+        add = gr.Button("Ajouter au corpus et indexer", variant="primary")
+        report = gr.HTML(elem_id="upload-report")
+
+    listing = [table, doc, doc_ids, summary]
+    filters = [text, kinds, in_force]
+    go.click(corpus.list_docs, filters, listing, api_name="documents").then(
+        corpus.search, filters, hits, api_name="search")
+    text.submit(corpus.list_docs, filters, listing, api_visibility="private").then(
+        corpus.search, filters, hits, api_visibility="private")
+    kinds.change(corpus.list_docs, filters, listing, api_visibility="private")
+    table.select(corpus.select_row, [doc_ids], [doc, reader], api_visibility="private")
+    doc.input(corpus.read, [doc], reader, api_name="read")
+    add.click(corpus.upload, [files], report, api_name="upload", concurrency_limit=1,
+              concurrency_id="index_writer").then(
+        corpus.list_docs, filters, listing, api_visibility="private")
+
+    def refresh() -> tuple[Any, ...]:
+        rows, choices, ids, line = corpus.list_docs("", [], "")
+        return rows, choices, ids, line, gr.update(choices=corpus.kinds())
+
+    return refresh, [table, doc, doc_ids, summary, kinds]
+
+
+def _drafting_tab(settings: Settings) -> None:
+    try:
+        from assistant.ui.drafting_tab import build_drafting_tab
+    except ImportError as exc:
+        log.warning("drafting tab unavailable: %s", exc)
+        gr.HTML(render.notice_html(render.texts()["module_missing"].format(module=_missing(exc)), "warning"))
+        return
+    build_drafting_tab(settings)
+
+
+def _quality_tab(settings: Settings) -> Loader | None:
+    try:
+        from assistant.ui.quality_tab import build_quality_tab
+    except ImportError as exc:
+        log.warning("quality tab unavailable: %s", exc)
+        gr.HTML(render.notice_html(render.texts()["module_missing"].format(module=_missing(exc)), "warning"))
+        return None
+    return build_quality_tab(settings)
+
+
+def _missing(exc: ImportError) -> str:
+    return getattr(exc, "name", None) or str(exc)
+
+
+def build_app(settings: Settings | None = None) -> gr.Blocks:
+    """The whole UI; handlers share one pipeline per process and keep user data in gr.State."""
+    settings = settings or Settings()
+    loaders: list[Loader] = []
+    with gr.Blocks(title="Doctrine — achat numérique de l'État", analytics_enabled=False,
+                   fill_width=False) as demo:
+        gr.HTML(render.header_html(), elem_id="app-header")
+        with gr.Tabs(elem_id="main-tabs"):
+            with gr.Tab("Poser une question", id="chat", elem_id="tab-chat"):
+                _chat_tab(settings)
+            with gr.Tab("Rédiger une justification", id="draft", elem_id="tab-draft"):
+                _drafting_tab(settings)
+            with gr.Tab("Sources", id="sources", elem_id="tab-sources"):
+                loaders.append(_sources_tab(settings))
+            with gr.Tab("Qualité", id="quality", elem_id="tab-quality"):
+                quality = _quality_tab(settings)
+                if quality is not None:
+                    loaders.append(quality)
+        gr.HTML(render.footer_html())
+        for fn, outputs in loaders:
+            demo.load(fn, None, outputs, api_visibility="private")
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX)
+    return demo
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """Everything launch() needs besides host/port/auth: look, privacy and safety settings."""
+    return {
+        "share": False,
+        "theme": build_theme(),
+        "css": load_css(),
+        "head": load_head(),
+        "footer_links": [],
+        "run_history": False,
+        "enable_monitoring": False,
+        "mcp_server": False,
+        "ssr_mode": False,
+        "pwa": False,
+        "show_error": True,
+        "max_file_size": f"{settings.max_upload_mb}mb",
+        "blocked_paths": [str(settings.data_dir.resolve())],
+        "favicon_path": str(Path(__file__).with_name("ui") / "favicon.png"),
+    }
+
+
+def launch(
+    settings: Settings | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    auth: AuthSpec = None,
+    *,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+) -> gr.Blocks:
+    """Build and serve the app; returns the Blocks (call .close() when prevent_thread_lock)."""
+    settings = settings or Settings()
+    demo = build_app(settings)
+    options = launch_options(settings)
+    if not Path(options["favicon_path"]).is_file():
+        options.pop("favicon_path")
+    demo.launch(
+        server_name=host, server_port=port, auth=auth,
+        auth_message="Doctrine — accès réservé : saisissez vos identifiants." if auth else None,
+        prevent_thread_lock=prevent_thread_lock, quiet=quiet, **options,
+    )
+    return demo

@@ -1,0 +1,127 @@
+"""``doctrine eval``: run the evaluation cases, write the reports, gate on thresholds.
+
+Exit codes: 0 thresholds met (or none asked), 1 thresholds missed, 2 unusable input
+(case file, thresholds, missing index, judge without endpoint).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import assistant  # noqa: F401 - offline environment first
+from assistant.config import Settings
+
+console = Console(stderr=True)
+ANSWER_PREVIEW_CHARS = 400
+
+
+def _print_failed(report, limit: int) -> None:  # noqa: ANN001 - EvalReport
+    out = Console(highlight=False, soft_wrap=True)
+    failed = report.failed_cases()
+    out.print(f"\n[bold]Cas en échec (notre pipeline) : {len(failed)} / {len(report.ours.results)}[/]")
+    for r in failed[:limit]:
+        out.print(f"\n[bold]{r.case_id}[/] ({r.kind}) — {r.question}", markup=True)
+        for reason in r.reasons:
+            out.print(f"  [red]•[/] {reason}")
+        answer = " ".join((r.answer or "(vide)").split())
+        if len(answer) > ANSWER_PREVIEW_CHARS:
+            answer = answer[:ANSWER_PREVIEW_CHARS] + " […]"
+        out.print(f"  [dim]Réponse ({'refus' if r.refused else r.generator or 'réponse'}) :[/] {answer}",
+                  markup=True)
+    if len(failed) > limit:
+        out.print(f"\n… et {len(failed) - limit} autre(s) : voir report.md.")
+
+
+def eval_command(
+    cases: Annotated[Path | None, typer.Option("--cases", help="Fichier ou dossier de cas (défaut : evals/cases).")]
+    = None,
+    compare: Annotated[bool, typer.Option(
+        "--compare", help="Comparer avec BM25 seul, dense seul et un pipeline LangChain naïf.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Imprimer le rapport JSON sur la sortie standard.")]
+    = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Dossier du rapport (défaut : evals/reports/<horodatage>/).")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(
+        "--fail-under", help="Seuil minimal métrique=valeur (répétable), ex. hit@5=0.9 : code de sortie 1 si manqué.",
+    )] = None,
+    gate: Annotated[bool, typer.Option(
+        "--gate", help="Échouer (code 1) si les seuils du fichier de seuils ne sont pas atteints.")] = False,
+    thresholds: Annotated[Path | None, typer.Option(
+        "--thresholds", help="Fichier de seuils (défaut : evals/thresholds.yaml).")] = None,
+    judge: Annotated[bool, typer.Option(
+        "--judge", help="Noter aussi fidélité et exactitude avec le LLM configuré (désactivé par défaut).")] = False,
+    llm: Annotated[bool, typer.Option(
+        "--llm", help="Répondre avec le LLM configuré plutôt qu'avec le générateur extractif.")] = False,
+    show_failed: Annotated[int, typer.Option("--show-failed", min=0, help="Nombre de cas en échec affichés.")] = 20,
+) -> None:
+    """Évaluer l'assistant sur les cas de référence (hors ligne) et écrire les rapports."""
+    from assistant.evaluation import (
+        CaseError,
+        ThresholdError,
+        default_thresholds_path,
+        load_thresholds,
+        parse_fail_under,
+        run_evaluation,
+        summary_table,
+    )
+    from assistant.evaluation.judge import JudgeUnavailable
+    from assistant.store import IndexError_
+
+    settings = Settings()
+    try:
+        extra = parse_fail_under(fail_under or [])
+        limits = load_thresholds(thresholds or default_thresholds_path(settings))
+        if thresholds is not None and not thresholds.is_file():
+            raise ThresholdError(f"fichier de seuils introuvable : {thresholds}")
+    except ThresholdError as exc:
+        console.print(f"[bold red]Erreur :[/] {exc}")
+        raise typer.Exit(2) from exc
+    if judge and not settings.llm_enabled:
+        console.print("[bold red]Erreur :[/] --judge demande un LLM : DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
+        raise typer.Exit(2)
+    if llm and not settings.llm_enabled:
+        console.print("[bold red]Erreur :[/] --llm demande DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
+        raise typer.Exit(2)
+
+    bar = Progress(TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=console, transient=True)
+    task = bar.add_task("Évaluation", total=None)
+
+    def progress(done: int, total: int, label: str) -> None:
+        bar.update(task, completed=done, total=total, description=f"Évaluation · {label}"[:70])
+
+    try:
+        with bar:
+            report = run_evaluation(settings, cases, compare, out, progress, judge=judge, use_llm=llm,
+                                    thresholds=limits, extra_thresholds=extra)
+    except (CaseError, IndexError_, JudgeUnavailable) as exc:
+        console.print(f"[bold red]Erreur :[/] {exc}")
+        raise typer.Exit(2) from exc
+
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        Console().print(summary_table(report))
+        _print_failed(report, show_failed)
+    for warning in report.warnings:
+        console.print(f"[yellow]Avertissement :[/] {warning}")
+    console.print(f"Rapports : {report.out_dir}/report.html (et report.md, report.json)")
+
+    checks = report.checks
+    gating = {f"{m} >= {v:g}" for m, v in extra.items()}
+    enforced = [c for c in checks if gate or c["name"] in gating]
+    missed = [c for c in enforced if not c["passed"]]
+    for c in checks:
+        if c["skipped"]:
+            console.print(f"[dim]Seuil ignoré : {c['name']} ({c['message']})[/]")
+        elif not c["passed"]:
+            style = "bold red" if c in missed else "yellow"
+            console.print(f"[{style}]Seuil non atteint :[/] {c['message']}")
+    if missed:
+        raise typer.Exit(1)

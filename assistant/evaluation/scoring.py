@@ -1,0 +1,192 @@
+"""Score one answered case, and aggregate case results into the report's metrics (overall and by kind).
+
+Semantics worth knowing (evals/README.md has the full definitions):
+
+* fact coverage is averaged over the in-scope cases that were answered, plus the ``correction_ok``
+  cases that were answered; ``fact_coverage_strict`` also counts refused or failed in-scope cases as 0;
+* a ``correction_ok`` case (false premise) is handled correctly when refused, or when its answer
+  covers all its expected facts: that answer counts as a true negative for refusal metrics;
+* a case that raised an error counts as answered with nothing (not refused, no fact, no citation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from assistant.evaluation.cases import EvalCase
+from assistant.evaluation.metrics import (
+    RETRIEVAL_DEPTH,
+    check_citation,
+    citation_validity,
+    doc_ranking,
+    facts_found,
+    mean,
+    percentile,
+    refusal_scores,
+    retrieval_scores,
+)
+from assistant.evaluation.records import CaseResult, SystemOutput
+
+
+class MetricInfo(NamedTuple):
+    label: str
+    higher_is_better: bool = True
+    percent: bool = True
+
+
+# Stable metric names: used in thresholds.yaml, --fail-under and report.json.
+METRICS: dict[str, MetricInfo] = {
+    "hit@1": MetricInfo("Succès @1"),
+    "hit@3": MetricInfo("Succès @3"),
+    "hit@5": MetricInfo("Succès @5"),
+    "hit@10": MetricInfo("Succès @10"),
+    "recall@5": MetricInfo("Rappel @5"),
+    "recall@10": MetricInfo("Rappel @10"),
+    "mrr@10": MetricInfo("MRR @10"),
+    "ndcg@10": MetricInfo("nDCG @10"),
+    "fact_coverage": MetricInfo("Couverture des faits"),
+    "fact_coverage_strict": MetricInfo("Couverture des faits (refus = 0)"),
+    "citation_validity": MetricInfo("Validité des citations"),
+    "refusal_precision": MetricInfo("Précision des refus"),
+    "refusal_recall": MetricInfo("Rappel des refus"),
+    "decision_accuracy": MetricInfo("Décision répondre/refuser juste"),
+    "refusal_rate": MetricInfo("Taux de refus", higher_is_better=False),
+    "pass_rate": MetricInfo("Cas entièrement réussis"),
+    "latency_p50_ms": MetricInfo("Latence p50 (ms)", higher_is_better=False, percent=False),
+    "latency_p95_ms": MetricInfo("Latence p95 (ms)", higher_is_better=False, percent=False),
+    "judge_faithfulness": MetricInfo("Fidélité aux sources (juge LLM)"),
+    "judge_correctness": MetricInfo("Exactitude (juge LLM)"),
+}
+SUMMARY_METRICS = (
+    "hit@5", "mrr@10", "ndcg@10", "recall@5", "fact_coverage", "fact_coverage_strict", "citation_validity",
+    "refusal_precision", "refusal_recall", "pass_rate", "latency_p50_ms", "latency_p95_ms",
+)
+KIND_METRICS = ("hit@5", "mrr@10", "fact_coverage", "citation_validity", "decision_accuracy", "refusal_rate")
+HIT_DEPTH_FOR_REASONS = 5
+
+
+def score_case(
+    case: EvalCase, system: str, output: SystemOutput | None, index_doc_ids: set[str] | frozenset[str],
+    error: str | None = None,
+) -> CaseResult:
+    """Every per-case score and, for failed cases, the reasons (French) shown in reports."""
+    result = CaseResult(
+        system=system, case_id=case.id, kind=case.kind, question=case.question,
+        expected_refused=case.expected_refused, correction_ok=case.correction_ok, in_scope=case.in_scope,
+        expected_facts=list(case.expected_facts), expected_sources=list(case.expected_sources), error=error,
+    )
+    if output is None:
+        output = SystemOutput("", False, [], [], 0.0)
+        result.latency_ms = None
+    else:
+        result.latency_ms = output.latency_ms
+    result.answer, result.refused = output.answer, output.refused
+    result.query, result.generator = output.query, output.generator
+
+    ranking = doc_ranking(output.retrieved_doc_ids[:RETRIEVAL_DEPTH])
+    result.retrieved_docs = ranking
+    if case.expected_sources:
+        result.retrieval = retrieval_scores(ranking, case.expected_sources)
+
+    covered_all = False
+    if case.expected_facts and not output.refused and error is None:
+        result.facts_found = facts_found(case.expected_facts, output.answer)
+        result.fact_coverage = sum(result.facts_found) / len(result.facts_found)
+        covered_all = all(result.facts_found)
+        result.counts_for_coverage = case.in_scope or case.correction_ok
+
+    if case.correction_ok:
+        result.effective_expected_refused = output.refused or not covered_all
+    else:
+        result.effective_expected_refused = case.expected_refused
+    result.decision_correct = output.refused == result.effective_expected_refused
+
+    if not output.refused:
+        for c in output.citations:
+            check = check_citation(c.doc_id, c.quote, c.passage or c.quote, index_doc_ids)
+            result.citations.append({
+                "n": c.n, "doc_id": c.doc_id, "section": c.section, "chunk_id": c.chunk_id, "quote": c.quote,
+                "valid": check.valid, "problem": check.problem,
+            })
+    result.reasons = _reasons(case, result)
+    return result
+
+
+def _reasons(case: EvalCase, r: CaseResult) -> list[str]:
+    reasons: list[str] = []
+    if r.error:
+        reasons.append(f"erreur : {r.error}")
+    if not r.decision_correct:
+        if r.refused:
+            reasons.append("refus alors qu'une réponse était attendue")
+        elif case.correction_ok:
+            reasons.append("ni refus ni correction complète de la prémisse (faits attendus manquants)")
+        else:
+            reasons.append("réponse donnée alors qu'un refus était attendu")
+    if r.counts_for_coverage and r.facts_found and not all(r.facts_found) and not (case.correction_ok and not r.in_scope):
+        missing = [f for f, ok in zip(r.expected_facts, r.facts_found, strict=True) if not ok]
+        reasons.append("faits manquants : " + " ; ".join(f"« {m} »" for m in missing))
+    if r.retrieval and r.retrieval.get(f"hit@{HIT_DEPTH_FOR_REASONS}") == 0.0:
+        reasons.append(
+            f"aucune source attendue parmi les {HIT_DEPTH_FOR_REASONS} premiers documents "
+            f"({', '.join(case.expected_sources)})"
+        )
+    for c in r.citations:
+        if not c["valid"]:
+            reasons.append(f"citation [{c['n']}] invalide : {c['problem']}")
+    if not r.refused and not r.error and r.answer.strip() and not r.citations:
+        reasons.append("réponse sans aucune source citée")
+    return reasons
+
+
+def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
+    """Aggregate metrics of a list of case results (one system, any subset of cases)."""
+    metrics: dict[str, Any] = {}
+    scored = [r for r in results if r.retrieval]
+    for key in ("hit@1", "hit@3", "hit@5", "hit@10", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
+        metrics[key] = mean(r.retrieval.get(key) for r in scored)
+    metrics["hit_curve"] = [mean(r.retrieval.get(f"hit@{k}") for r in scored) for k in range(1, RETRIEVAL_DEPTH + 1)]
+
+    metrics["fact_coverage"] = mean(r.fact_coverage for r in results if r.counts_for_coverage)
+    strict = [r for r in results if r.in_scope and r.expected_facts]
+    metrics["fact_coverage_strict"] = mean(
+        (r.fact_coverage or 0.0) if not r.refused and not r.error else 0.0 for r in strict
+    )
+    checks = [bool(c["valid"]) for r in results for c in r.citations]
+    metrics["citation_validity"] = citation_validity(checks)
+
+    refusals = refusal_scores((r.effective_expected_refused, r.refused) for r in results)
+    metrics["refusal_precision"] = refusals.precision
+    metrics["refusal_recall"] = refusals.recall
+    metrics["decision_accuracy"] = mean(1.0 if r.decision_correct else 0.0 for r in results)
+    metrics["refusal_rate"] = mean(1.0 if r.refused else 0.0 for r in results)
+    metrics["pass_rate"] = mean(1.0 if r.passed else 0.0 for r in results)
+
+    latencies = [r.latency_ms for r in results if r.latency_ms is not None and not r.error]
+    metrics["latency_p50_ms"] = percentile(latencies, 50)
+    metrics["latency_p95_ms"] = percentile(latencies, 95)
+
+    judged = [r.judge for r in results if r.judge and not r.judge.get("error")]
+    if judged:
+        metrics["judge_faithfulness"] = mean(j.get("faithfulness") for j in judged)
+        metrics["judge_correctness"] = mean(j.get("correctness") for j in judged)
+
+    metrics["counts"] = {
+        "cases": len(results),
+        "errors": sum(1 for r in results if r.error),
+        "refused": sum(1 for r in results if r.refused),
+        "expected_refused": sum(1 for r in results if r.effective_expected_refused),
+        "retrieval_scored": len(scored),
+        "coverage_scored": sum(1 for r in results if r.counts_for_coverage),
+        "citations": len(checks),
+        "passed": sum(1 for r in results if r.passed),
+        "refusal_confusion": {"tp": refusals.tp, "fp": refusals.fp, "fn": refusals.fn, "tn": refusals.tn},
+        "judged": len(judged),
+    }
+    return metrics
+
+
+def summarize_by_kind(results: Sequence[CaseResult]) -> dict[str, dict[str, Any]]:
+    kinds = list(dict.fromkeys(r.kind for r in results))
+    return {kind: summarize([r for r in results if r.kind == kind]) for kind in kinds}

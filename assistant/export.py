@@ -1,0 +1,273 @@
+"""Markdown and DOCX exports of drafts and of chat conversations.
+
+Buyers paste drafts into their own files (Word, LibreOffice), so the DOCX keeps the structure
+they need: one heading per section, the ``[n]`` markers, a sources table and a provenance note.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.config import PROJECT_ROOT
+from assistant.drafting import Draft, DraftSection, drafting_labels
+from assistant.text import clean_control_chars
+
+Turn = Mapping[str, Any]
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _labels(prompts_dir: Path | None) -> dict[str, Any]:
+    return drafting_labels(prompts_dir or PROJECT_ROOT / "prompts")
+
+
+def _safe(text: object) -> str:
+    """Text python-docx and Markdown tables accept: no control characters."""
+    return clean_control_chars(str(text or ""))
+
+
+def _cell(text: object) -> str:
+    return _safe(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def _provenance(draft: Draft, labels: Mapping[str, Any]) -> str:
+    values = {k: ("" if v is None else v) for k, v in draft.provenance.items()}
+    for key in ("generated_at", "assistant_version", "generator", "corpus_version", "index_generation",
+                "index_created_at", "embedding_model"):
+        values.setdefault(key, "")
+    return str(labels["provenance_text"]).format(**values)
+
+
+def _numbered_sections(draft: Draft, labels: Mapping[str, Any]) -> list[tuple[str, DraftSection, str]]:
+    """(heading, section, title of its checklist) in document order."""
+    route = draft.route_justification
+    items = [(f"1. {str(labels['route_heading']).format(label=draft.route_label)}", route, labels["route_checks"])]
+    items += [(f"{i}. {s.title}", s, labels["evidence_heading"]) for i, s in enumerate(draft.sections, start=2)]
+    return items
+
+
+# ---------------------------------------------------------------- draft: Markdown
+
+
+def draft_to_markdown(draft: Draft, *, prompts_dir: Path | None = None) -> str:
+    labels = _labels(prompts_dir)
+    lines = [f"# {draft.title or labels['draft_title']}", ""]
+    lines.append(f"**{labels['object']} :** {_safe(draft.request.object)}  ")
+    if draft.request.entity:
+        lines.append(f"**{labels['entity']} :** {_safe(draft.request.entity)}  ")
+    lines.append(f"**{labels['route']} :** {draft.route_label}")
+    lines += ["", f"> {draft.disclaimer or labels['disclaimer']}", ""]
+    for heading, section, checks_title in _numbered_sections(draft, labels):
+        lines += [f"## {heading}", ""]
+        for paragraph in section.paragraph.split("\n\n"):
+            lines += [_safe(paragraph), ""]
+        for title, items in ((checks_title, section.evidence_to_request), (labels["to_complete_heading"], section.to_complete)):
+            if items:
+                lines += [f"**{title}**", ""] + [f"- {_safe(item)}" for item in items] + [""]
+    if draft.notices or draft.problems:
+        lines += [f"## {labels['notices_heading']}", ""]
+        lines += [f"- {_safe(n)}" for n in draft.notices]
+        lines += [f"- {labels['problems_heading']} : {_safe(p)}" for p in draft.problems]
+        lines.append("")
+    lines += [f"## {labels['sources_heading']}", ""]
+    sources = draft.sources()
+    if sources:
+        columns = list(labels["sources_columns"])
+        lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        for c in sources:
+            lines.append(
+                f"| [{c.n}] | {_cell(c.doc_id)} | {_cell(c.title)} | {_cell(c.section)} | {_cell(c.date)} "
+                f"| {_cell(c.source_url)} |"
+            )
+    else:
+        lines.append(str(labels["sources_none"]))
+    lines += ["", f"## {labels['provenance_heading']}", "", _provenance(draft, labels), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- DOCX helpers
+
+
+def _document(title: str, subject: str = ""):  # noqa: ANN202 - python-docx Document
+    from docx import Document
+
+    doc = Document()
+    props = doc.core_properties
+    props.title = _safe(title)[:250]
+    props.subject = _safe(subject)[:250]
+    props.author = "Doctrine (assistant d'achat numérique)"
+    props.last_modified_by = "Doctrine"
+    props.language = "fr-FR"
+    props.created = props.modified = datetime.now().replace(microsecond=0)
+    props.revision = 1
+    return doc
+
+
+def _runs(paragraph, text: str) -> None:  # noqa: ANN001 - python-docx Paragraph
+    """Add text to a paragraph, turning **bold** spans into bold runs."""
+    position = 0
+    for match in _BOLD.finditer(text):
+        if match.start() > position:
+            paragraph.add_run(text[position : match.start()])
+        paragraph.add_run(match.group(1)).bold = True
+        position = match.end()
+    if position < len(text):
+        paragraph.add_run(text[position:])
+
+
+def _labelled(doc, label: str, value: str) -> None:  # noqa: ANN001
+    paragraph = doc.add_paragraph()
+    paragraph.add_run(f"{label} : ").bold = True
+    paragraph.add_run(_safe(value))
+
+
+def _bullets(doc, title: str, items: Sequence[str]) -> None:  # noqa: ANN001
+    if not items:
+        return
+    doc.add_paragraph().add_run(_safe(title)).bold = True
+    for item in items:
+        doc.add_paragraph(_safe(item), style="List Bullet")
+
+
+def _table(doc, columns: Sequence[str], rows: Sequence[Sequence[object]]):  # noqa: ANN001, ANN202
+    table = doc.add_table(rows=1, cols=len(columns))
+    table.style = "Table Grid"
+    for cell, name in zip(table.rows[0].cells, columns, strict=True):
+        cell.text = ""
+        cell.paragraphs[0].add_run(_safe(name)).bold = True
+    for row in rows:
+        cells = table.add_row().cells
+        for cell, value in zip(cells, row, strict=True):
+            cell.text = _safe(value)
+    return table
+
+
+# ---------------------------------------------------------------- draft: DOCX
+
+
+def draft_to_docx(draft: Draft, path: Path, *, prompts_dir: Path | None = None) -> Path:
+    labels = _labels(prompts_dir)
+    title = draft.title or str(labels["draft_title"])
+    doc = _document(title, draft.request.object)
+    doc.add_heading(_safe(title), level=0)
+    _labelled(doc, labels["object"], draft.request.object)
+    if draft.request.entity:
+        _labelled(doc, labels["entity"], draft.request.entity)
+    _labelled(doc, labels["route"], draft.route_label)
+    doc.add_paragraph().add_run(_safe(draft.disclaimer or labels["disclaimer"])).italic = True
+    for heading, section, checks_title in _numbered_sections(draft, labels):
+        doc.add_heading(_safe(heading), level=1)
+        for paragraph in section.paragraph.split("\n\n"):
+            doc.add_paragraph(_safe(paragraph))
+        _bullets(doc, checks_title, section.evidence_to_request)
+        _bullets(doc, labels["to_complete_heading"], section.to_complete)
+    if draft.notices or draft.problems:
+        doc.add_heading(_safe(labels["notices_heading"]), level=1)
+        for notice in draft.notices:
+            doc.add_paragraph(_safe(notice), style="List Bullet")
+        for problem in draft.problems:
+            doc.add_paragraph(_safe(f"{labels['problems_heading']} : {problem}"), style="List Bullet")
+    doc.add_heading(_safe(labels["sources_heading"]), level=1)
+    sources = draft.sources()
+    if sources:
+        _table(doc, list(labels["sources_columns"]), [
+            (f"[{c.n}]", c.doc_id, c.title, c.section, c.date or "", c.source_url) for c in sources
+        ])
+    else:
+        doc.add_paragraph(_safe(labels["sources_none"]))
+    doc.add_heading(_safe(labels["provenance_heading"]), level=1)
+    doc.add_paragraph(_safe(_provenance(draft, labels)))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+    return path
+
+
+# ---------------------------------------------------------------- conversations
+
+
+def _answer(turn: Turn) -> Mapping[str, Any]:
+    answer = turn.get("answer") or {}
+    return answer if isinstance(answer, Mapping) else {"answer": str(answer)}
+
+
+def _citation_line(c: Mapping[str, Any]) -> str:
+    parts = [f"[{c.get('n', '?')}] {c.get('title') or c.get('doc_id', '')}"]
+    if c.get("section"):
+        parts.append(str(c["section"]))
+    if c.get("source_url"):
+        parts.append(str(c["source_url"]))
+    return " — ".join(parts)
+
+
+def conversation_to_markdown(
+    turns: Sequence[Turn], *, prompts_dir: Path | None = None, exported_at: datetime | None = None
+) -> str:
+    """A chat transcript, each answer with its notices and its sources."""
+    labels = _labels(prompts_dir)
+    stamp = (exported_at or datetime.now().astimezone()).isoformat(timespec="seconds")
+    lines = [f"# {labels['conversation_title']}", "", str(labels["conversation_intro"]).format(exported_at=stamp), ""]
+    for n, turn in enumerate(turns, start=1):
+        answer = _answer(turn)
+        lines += [f"## {str(labels['question_heading']).format(n=n)}", "", _safe(turn.get("question", "")), ""]
+        label = labels["refused_label"] if answer.get("refused") else labels["answer_label"]
+        lines += [f"**{label}**", "", _safe(answer.get("answer", "")), ""]
+        for notice in [*(answer.get("notices") or []), *(answer.get("citation_problems") or [])]:
+            lines += [f"> {_safe(notice)}", ""]
+        citations = answer.get("citations") or []
+        if citations:
+            lines += [f"**{labels['sources_heading']}**", ""]
+            for c in citations:
+                lines.append(f"- {_safe(_citation_line(c))}")
+                if c.get("quote"):
+                    lines.append(f"  > « {_safe(c['quote']).replace(chr(10), ' ')} »")
+            lines.append("")
+        if answer.get("generator"):
+            lines += [f"*{str(labels['generator_label']).format(generator=answer['generator'])}*", ""]
+    return "\n".join(lines)
+
+
+def conversation_to_docx(
+    turns: Sequence[Turn], path: Path, *, prompts_dir: Path | None = None, exported_at: datetime | None = None
+) -> Path:
+    labels = _labels(prompts_dir)
+    stamp = (exported_at or datetime.now().astimezone()).isoformat(timespec="seconds")
+    doc = _document(str(labels["conversation_title"]))
+    doc.add_heading(_safe(labels["conversation_title"]), level=0)
+    doc.add_paragraph(_safe(str(labels["conversation_intro"]).format(exported_at=stamp)))
+    for n, turn in enumerate(turns, start=1):
+        answer = _answer(turn)
+        doc.add_heading(_safe(str(labels["question_heading"]).format(n=n)), level=1)
+        doc.add_paragraph(_safe(turn.get("question", "")))
+        label = labels["refused_label"] if answer.get("refused") else labels["answer_label"]
+        doc.add_paragraph().add_run(_safe(label)).bold = True
+        for line in _safe(answer.get("answer", "")).splitlines():
+            if not line.strip():
+                continue
+            stripped = line.strip()
+            if stripped.startswith(("- ", "* ")):
+                style = "List Bullet 2" if line.startswith(("  ", "\t")) else "List Bullet"
+                _runs(doc.add_paragraph(style=style), stripped[2:])
+            else:
+                _runs(doc.add_paragraph(), stripped)
+        for notice in [*(answer.get("notices") or []), *(answer.get("citation_problems") or [])]:
+            doc.add_paragraph().add_run(_safe(notice)).italic = True
+        citations = answer.get("citations") or []
+        if citations:
+            doc.add_paragraph().add_run(_safe(labels["sources_heading"])).bold = True
+            _table(doc, list(labels["conversation_sources_columns"]), [
+                (f"[{c.get('n', '')}]", c.get("title") or c.get("doc_id", ""), c.get("section", ""),
+                 c.get("quote", ""), c.get("source_url", ""))
+                for c in citations
+            ])
+        if answer.get("generator"):
+            doc.add_paragraph().add_run(
+                _safe(str(labels["generator_label"]).format(generator=answer["generator"]))
+            ).italic = True
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+    return path

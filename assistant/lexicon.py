@@ -1,0 +1,45 @@
+"""Buyers' jargon: acronym/typo expansion of search queries and the domain-anchor vocabulary.
+
+The word lists are data (``knowledge/lexique.yaml``); expansions only widen the search query and
+never appear in an answer.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import yaml
+
+from assistant.text import fold, tokens
+
+
+class Lexicon(NamedTuple):
+    synonyms: dict[str, str]
+    anchors: frozenset[str]
+
+    def expand(self, query: str) -> str:
+        """The query plus the expansions of the jargon it contains."""
+        folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(query)))} "
+        extra = [exp for key, exp in self.synonyms.items() if f" {key} " in folded]
+        return f"{query} ({'; '.join(extra)})" if extra else query
+
+    def has_anchor(self, query: str) -> bool:
+        return bool(self.anchors & set(tokens(query)))
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> Lexicon:
+    file = Path(path)
+    if not file.is_file():
+        return Lexicon({}, frozenset())
+    data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    synonyms = {" ".join(re.findall(r"[0-9a-z]+", fold(str(k)))): str(v) for k, v in (data.get("synonyms") or {}).items()}
+    anchors = frozenset(tokens(str(data.get("anchors") or "")))
+    return Lexicon(synonyms, anchors)
+
+
+def load_lexicon(knowledge_dir: Path) -> Lexicon:
+    return _load(str(knowledge_dir / "lexique.yaml"))

@@ -1,0 +1,1 @@
+"""Presentation helpers of the web app: theme, CSS and HTML rendering (everything escaped)."""

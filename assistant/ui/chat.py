@@ -1,0 +1,212 @@
+"""« Poser une question » tab: session state, streaming answers, feedback and export.
+
+All per-user data lives in the session's ``gr.State`` dict (``turns``, ``target``, ``session``);
+handlers return a new dict instead of mutating shared objects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.chain import Answer
+from assistant.config import Settings
+from assistant.pipeline import get_pipeline
+from assistant.store import IndexError_
+from assistant.ui import render
+from assistant.ui.files import session_dir
+from assistant.validation import QuestionError, check_question
+
+log = logging.getLogger(__name__)
+
+RATINGS = {"👍 Utile": "up", "👎 À améliorer": "down"}
+REASON_TAGS = ("inexact", "source manquante", "hors sujet", "trop long")
+MAX_COMMENT_CHARS = 2000
+HISTORY_TURNS = 3
+REVEAL_STEPS = 8
+REVEAL_DELAY_S = 0.03
+MIN_YIELD_INTERVAL_S = 0.05
+
+_feedback_lock = threading.Lock()
+
+ChatOutputs = tuple[list[dict[str, str]], str, dict[str, Any] | None, dict[str, Any], str]
+
+
+def new_state() -> dict[str, Any]:
+    return {"turns": [], "target": None, "session": ""}
+
+
+def _copy(state: dict[str, Any] | None) -> dict[str, Any]:
+    state = dict(state or new_state())
+    state["turns"] = list(state.get("turns") or [])
+    if not state.get("session"):
+        state["session"] = uuid.uuid4().hex[:16]
+    return state
+
+
+def history_for(turns: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The last turns as chain history (plain answer text, no markup)."""
+    history: list[dict[str, str]] = []
+    for turn in turns[-HISTORY_TURNS:]:
+        history.append({"role": "user", "content": turn["question"]})
+        history.append({"role": "assistant", "content": str(turn["answer"].get("answer", ""))})
+    return history
+
+
+class ChatService:
+    """Handlers of the chat tab; stateless apart from the settings (one pipeline per process)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # -- asking
+
+    def ask(self, question: str, state: dict[str, Any] | None) -> Iterator[ChatOutputs]:
+        """Stream an answer: user message first, then tokens (LLM) or a progressive reveal, then sources."""
+        state = _copy(state)
+        try:
+            cleaned = check_question(question, self.settings.max_question_chars)
+        except QuestionError as exc:
+            raise gr.Error(str(exc), title="Question refusée") from exc
+        turns = state["turns"]
+        turn_index = len(turns)
+        before = render.chat_messages(turns)
+        user_msg = {"role": "user", "content": render.question_message(cleaned)}
+        thinking = {"role": "assistant", "content": f"*{render.esc(render.texts()['thinking'])}*"}
+        yield [*before, user_msg, thinking], render.sources_panel(turns), None, state, ""
+
+        try:
+            chain = get_pipeline(self.settings).chain
+            answer: Answer | None = None
+            streamed: list[str] = []
+            last_yield = 0.0
+            for item in chain.stream(cleaned, history_for(turns)):
+                if isinstance(item, Answer):
+                    answer = item
+                    break
+                streamed.append(item)
+                now = time.monotonic()
+                if now - last_yield >= MIN_YIELD_INTERVAL_S:
+                    last_yield = now
+                    partial = {"role": "assistant", "content": render.answer_body("".join(streamed), turn_index)}
+                    yield [*before, user_msg, partial], render.sources_panel(turns), None, state, ""
+        except QuestionError as exc:
+            raise gr.Error(str(exc), title="Question refusée") from exc
+        except IndexError_ as exc:
+            raise gr.Error(f"{render.texts()['index_missing']} : {exc}", title="Index indisponible") from exc
+        except Exception as exc:  # noqa: BLE001 - the user gets a clear message, the log the details
+            log.exception("answer failed")
+            raise gr.Error(render.texts()["internal_error"], title="Erreur") from exc
+        if answer is None:  # pragma: no cover - the chain always ends with an Answer
+            raise gr.Error(render.texts()["internal_error"])
+
+        data = answer.to_json()
+        if not streamed and not answer.refused:
+            yield from self._reveal(data, before, user_msg, turn_index, turns, state)
+        turns.append({"question": cleaned, "answer": data})
+        state["target"] = None
+        yield render.chat_messages(turns), render.sources_panel(turns), data, state, ""
+
+    def _reveal(
+        self, data: dict[str, Any], before: list[dict[str, str]], user_msg: dict[str, str], turn_index: int,
+        turns: list[dict[str, Any]], state: dict[str, Any],
+    ) -> Iterator[ChatOutputs]:
+        """Progressive display of an answer that came in one piece (extractive generator)."""
+        words = str(data.get("answer", "")).split(" ")
+        step = max(1, len(words) // REVEAL_STEPS)
+        titles = {c["n"]: c.get("title", "") for c in data.get("citations", [])}
+        for end in range(step, len(words), step):
+            time.sleep(REVEAL_DELAY_S)
+            partial = {"role": "assistant", "content": render.answer_body(" ".join(words[:end]), turn_index, titles)}
+            yield [*before, user_msg, partial], render.sources_panel(turns), None, state, ""
+
+    # -- conversation management
+
+    @staticmethod
+    def example_text(data: gr.SelectData) -> str:
+        """An example clicked in the empty chat becomes the question."""
+        value = data.value
+        return str(value.get("text", "")) if isinstance(value, dict) else str(value or "")
+
+    def reset(self, state: dict[str, Any] | None) -> tuple[list, str, None, dict[str, Any], str]:
+        fresh = new_state()
+        fresh["session"] = (state or {}).get("session") or uuid.uuid4().hex[:16]
+        return [], render.sources_panel([]), None, fresh, ""
+
+    def on_like(self, data: gr.LikeData, state: dict[str, Any] | None) -> tuple[Any, Any, dict[str, Any]]:
+        """Thumbs in the chat pick the answer the feedback form refers to."""
+        state = _copy(state)
+        index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+        state["target"] = int(index) // 2
+        rating = "👍 Utile" if data.liked else "👎 À améliorer"
+        return gr.update(value=rating), gr.update(open=True), state
+
+    def feedback(
+        self, rating: str | None, tags: list[str] | None, comment: str | None, state: dict[str, Any] | None,
+    ) -> tuple[str, Any, Any, Any]:
+        """Append one JSON line to settings.feedback_file about the targeted (default: last) answer."""
+        state = _copy(state)
+        turns = state["turns"]
+        if not turns:
+            raise gr.Error(render.texts()["feedback_no_answer"])
+        if rating not in RATINGS:
+            raise gr.Error(render.texts()["feedback_need_rating"])
+        comment = (comment or "").strip()
+        if len(comment) > MAX_COMMENT_CHARS:
+            raise gr.Error(f"Commentaire trop long ({len(comment)} caractères, maximum {MAX_COMMENT_CHARS}).")
+        bad = [t for t in tags or [] if t not in REASON_TAGS]
+        if bad:
+            raise gr.Error(f"Motif inconnu : {', '.join(bad)}")
+        target = state.get("target")
+        index = target if isinstance(target, int) and 0 <= target < len(turns) else len(turns) - 1
+        turn = turns[index]
+        answer = turn["answer"]
+        record = {
+            "ts": datetime.now(UTC).isoformat(timespec="seconds"),
+            "session": state["session"],
+            "turn": index,
+            "rating": RATINGS[rating],
+            "tags": list(tags or []),
+            "comment": comment,
+            "question": turn["question"],
+            "answer": answer.get("answer", ""),
+            "refused": answer.get("refused", False),
+            "generator": answer.get("generator", ""),
+            "citations": [{"n": c["n"], "doc_id": c["doc_id"], "section": c["section"]}
+                          for c in answer.get("citations", [])],
+        }
+        path: Path = self.settings.feedback_file
+        with _feedback_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return (render.notice_html(render.texts()["feedback_thanks"], "ok"), gr.update(value=None),
+                gr.update(value=[]), gr.update(value=""))
+
+    def export(self, state: dict[str, Any] | None) -> list[str]:
+        """Markdown and DOCX files of the conversation, with its sources."""
+        state = _copy(state)
+        turns = state["turns"]
+        if not turns:
+            raise gr.Error(render.texts()["export_empty"])
+        try:
+            from assistant.export import conversation_to_docx, conversation_to_markdown
+        except ImportError as exc:
+            raise gr.Error(render.texts()["module_missing"].format(module="export")) from exc
+        folder = session_dir("exports")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M")
+        md_path = folder / f"conversation-doctrine-{stamp}.md"
+        docx_path = folder / f"conversation-doctrine-{stamp}.docx"
+        items = [{"question": t["question"], "answer": t["answer"]} for t in turns]
+        md_path.write_text(conversation_to_markdown(items), encoding="utf-8")
+        conversation_to_docx(items, docx_path)
+        return [str(md_path), str(docx_path)]

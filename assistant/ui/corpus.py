@@ -1,0 +1,187 @@
+"""« Sources » tab: browse, search and read the indexed corpus; add user files (ingest + re-index)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.config import Settings
+from assistant.corpus import SUPPORTED_SUFFIXES, user_doc_id
+from assistant.pipeline import get_pipeline
+from assistant.retrieval import Filters
+from assistant.store import IndexError_
+from assistant.text import fold
+from assistant.ui import render
+from assistant.validation import QuestionError, check_question
+
+log = logging.getLogger(__name__)
+
+DOC_COLUMNS = ["Titre", "Type", "Date", "En vigueur", "Passages", "Origine"]
+SEARCH_RESULTS = 8
+ALL_KINDS = "Tous les types"
+
+# One ingest at a time per process (the index writer lock also serialises across processes).
+_ingest_lock = threading.Lock()
+
+
+def parse_day(value: str | None) -> date | None:
+    """A date typed by the user (AAAA-MM-JJ or JJ/MM/AAAA); empty means no filter."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        if "/" in value:
+            day, month, year = (int(x) for x in value.split("/"))
+            return date(year, month, day)
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise gr.Error(f"Date invalide « {value} » : utilisez le format AAAA-MM-JJ (ex. 2026-02-05).") from exc
+
+
+class CorpusService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _snapshot(self):  # noqa: ANN202
+        try:
+            return get_pipeline(self.settings).reader.snapshot()
+        except IndexError_ as exc:
+            raise gr.Error(f"{render.texts()['index_missing']} : {exc}", title="Index indisponible") from exc
+
+    # -- listing
+
+    def kinds(self) -> list[tuple[str, str]]:
+        snap = self._snapshot()
+        found = sorted({d["kind"] for d in snap.docs.values()}, key=render.kind_label)
+        return [(render.kind_label(k), k) for k in found]
+
+    def list_docs(
+        self, text: str | None, kinds: Sequence[str] | None, in_force_on: str | None,
+    ) -> tuple[list[list[Any]], Any, list[str], str]:
+        """Documents matching the filters: table rows, reader choices, row -> doc id, summary line."""
+        snap = self._snapshot()
+        day = parse_day(in_force_on)
+        today = date.today()
+        counts: dict[str, int] = {}
+        for p in snap.passages:
+            counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+        words = fold(text or "").split()
+        docs = []
+        for doc_id, meta in snap.docs.items():
+            if kinds and meta.get("kind") not in kinds:
+                continue
+            if day and not render.doc_in_force(meta, day):
+                continue
+            haystack = fold(f"{meta.get('title', '')} {doc_id} {meta.get('reference') or ''}")
+            if words and not all(w in haystack for w in words):
+                continue
+            docs.append(meta)
+        docs.sort(key=lambda m: (m.get("kind") != "circulaire", -(int(str(m.get("date") or "0")[:4] or 0)),
+                                 fold(str(m.get("title", "")))))
+        rows = [[
+            m.get("title", ""), render.kind_label(m.get("kind")), render.french_date(m.get("date")),
+            "oui" if render.doc_in_force(m, day or today) else "non", counts.get(m["doc_id"], 0),
+            "ajouté" if m.get("origin") == "user" else "base documentaire",
+        ] for m in docs]
+        ids = [m["doc_id"] for m in docs]
+        choices = [(m.get("title", m["doc_id"]), m["doc_id"]) for m in docs]
+        summary = (f"{len(docs)} document(s) sur {len(snap.docs)} · {len(snap.passages)} passages indexés · "
+                   f"index {snap.generation}")
+        return rows, gr.update(choices=choices, value=None), ids, render.notice_html(summary)
+
+    def select_row(self, ids: list[str], event: gr.SelectData) -> tuple[Any, str]:
+        row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        if not isinstance(row, int) or not 0 <= row < len(ids):
+            return gr.update(), self.read(None)
+        return gr.update(value=ids[row]), self.read(ids[row])
+
+    def read(self, doc_id: str | None) -> str:
+        if not doc_id:
+            return f'<div class="sources-empty">{render.esc(render.texts()["reader_empty"])}</div>'
+        snap = self._snapshot()
+        meta = snap.docs.get(doc_id)
+        if meta is None:
+            return render.notice_html(f"Document introuvable dans l'index : {doc_id}", "warning")
+        sections = sorted(
+            (s._asdict() for s in snap.sections.values() if s.doc_id == doc_id),
+            key=lambda s: _section_position(s["section_id"]),
+        )
+        return render.document_html(meta, sections)
+
+    def search(self, text: str | None, kinds: Sequence[str] | None, in_force_on: str | None) -> str:
+        """Passage search with the same filters as the list (hybrid retrieval)."""
+        if not (text or "").strip():
+            return ""
+        try:
+            query = check_question(text, self.settings.max_question_chars)
+        except QuestionError as exc:
+            raise gr.Error(str(exc)) from exc
+        filters = Filters(kinds=tuple(kinds or ()), in_force_on=parse_day(in_force_on))
+        try:
+            hits = get_pipeline(self.settings).searcher.search(query, SEARCH_RESULTS, filters=filters)
+        except IndexError_ as exc:
+            raise gr.Error(f"{render.texts()['index_missing']} : {exc}") from exc
+        return render.search_results_html(hits)
+
+    # -- upload
+
+    def upload(self, files: Sequence[str] | None, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+        """Validate, copy and index the files; report each one. A failure leaves the index as it was."""
+        from assistant.indexing import ingest_files
+
+        paths = [Path(str(f)) for f in files or []]
+        if not paths:
+            raise gr.Error("Choisissez au moins un fichier à ajouter.")
+        names = [p.name for p in paths]
+        progress(0, desc="Vérification des fichiers…")
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            label = "Calcul des embeddings" if stage == "embed" else stage
+            progress((done, max(total, 1)), desc=label, unit="passages")
+
+        with _ingest_lock:
+            try:
+                result = ingest_files(
+                    self.settings, paths, allowed_dirs=[Path(gr.utils.get_upload_folder())],
+                    progress=on_progress, names=names,
+                )
+            except Exception as exc:  # noqa: BLE001 - copies are removed by ingest_files; index unchanged
+                log.exception("ingest failed")
+                rows = [(n, "error", "indexation interrompue") for n in names]
+                return render.ingest_report_html(
+                    rows, f"L'indexation a échoué ({type(exc).__name__}) : l'index en service n'a pas été modifié.",
+                )
+        rows: list[tuple[str, str, str]] = []
+        counts: dict[str, int] = {}
+        if result.added:
+            snap = get_pipeline(self.settings).reader.snapshot()
+            for p in snap.passages:
+                counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
+        for name in result.added:
+            doc_id = user_doc_id(self.settings.uploads_dir / name)
+            rows.append((name, "ok", f"{counts.get(doc_id, 0)} passage(s) indexé(s) — identifiant {doc_id}"))
+        for skipped in result.skipped:
+            rows.append((Path(str(skipped.path)).name, "skipped", skipped.reason))
+        if result.stats:
+            summary = (f"{len(result.added)} fichier(s) ajouté(s), {len(result.skipped)} ignoré(s). "
+                       f"Index {result.stats.generation} : {result.stats.passages} passages "
+                       f"({result.stats.added} nouveaux).")
+        else:
+            summary = "Aucun fichier ajouté : l'index n'a pas été modifié."
+        return render.ingest_report_html(rows, summary)
+
+
+def _section_position(section_id: str) -> int:
+    try:
+        return int(section_id.rsplit("#s", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+UPLOAD_TYPES = list(SUPPORTED_SUFFIXES)

@@ -1,0 +1,181 @@
+"""« Qualité » tab: the latest evaluation report (metrics by case kind, plots, configuration) and a
+button that runs the evaluation on the shipped cases with a progress bar."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.config import Settings
+from assistant.evaluation import EvalReport, default_reports_dir, latest_report, run_evaluation
+from assistant.evaluation.plots import KIND_LABELS, report_figures
+from assistant.evaluation.report import SETTINGS_SHOWN, fmt
+from assistant.evaluation.scoring import KIND_METRICS, METRICS
+from assistant.ui import render
+from assistant.ui.files import session_dir
+
+log = logging.getLogger(__name__)
+
+CARD_METRICS = ("hit@5", "fact_coverage", "citation_validity", "refusal_precision", "refusal_recall",
+                "pass_rate", "latency_p50_ms")
+FIGURE_CAPTIONS = {"metrics_by_kind": "Métriques par type de cas", "hit_curve": "Succès @k (documents)",
+                   "latency": "Distribution des latences"}
+SYSTEM_METRICS = ("hit@5", "mrr@10", "fact_coverage", "citation_validity", "refusal_precision", "refusal_recall",
+                  "latency_p50_ms")
+
+_eval_lock = threading.Lock()
+_figures: dict[str, list[tuple[str, str]]] = {}
+_figures_lock = threading.Lock()
+
+
+def _label(metric: str) -> str:
+    info = METRICS.get(metric)
+    return info.label if info else metric
+
+
+def _figures_for(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, PNG path) of the report's plots, drawn once per report."""
+    key = f"{data.get('report_dir')}:{data.get('created_at')}"
+    with _figures_lock:
+        if key not in _figures:
+            folder = session_dir("figures")
+            images = []
+            for name, png in report_figures(EvalReport.from_json(data)).items():
+                path = folder / f"{name}.png"
+                path.write_bytes(png)
+                images.append((name, str(path)))
+            _figures[key] = images
+        return _figures[key]
+
+
+class QualityService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def reports_dir(self) -> Path:
+        return default_reports_dir(self.settings)
+
+    def show(self) -> tuple[Any, ...]:
+        """Summary, by-kind table, systems table, three figures, configuration, failed cases, report files."""
+        data = latest_report(self.reports_dir)
+        if data is None:
+            empty = gr.update(value=None)
+            return (render.notice_html(render.texts()["quality_empty"]), gr.update(value=[]), gr.update(visible=False),
+                    empty, empty, empty, empty, gr.update(value=[]), empty)
+        systems = data.get("systems") or []
+        ours = next((s for s in systems if s.get("name") == "ours"), systems[0] if systems else {})
+        metrics = ours.get("metrics", {})
+        kinds = data.get("kinds", {})
+        checks = data.get("checks") or []
+        failed_checks = [c for c in checks if not c.get("passed") and not c.get("skipped")]
+        status = ("Tous les seuils de qualité sont atteints." if not failed_checks
+                  else f"{len(failed_checks)} seuil(s) non atteint(s) : "
+                  + " ; ".join(str(c.get("message", c.get("name"))) for c in failed_checks))
+        cards = "".join(
+            f'<div class="metric-card"><div class="value">{render.esc(fmt(m, metrics.get(m)))}</div>'
+            f'<div class="label">{render.esc(_label(m))}</div></div>' for m in CARD_METRICS
+        )
+        kinds_text = ", ".join(f"{KIND_LABELS.get(k, k)} {n}" for k, n in kinds.items())
+        summary = (
+            f'<div class="quality-summary"><p><b>Dernière évaluation :</b> {render.esc(data.get("created_at"))} · '
+            f'{render.esc(data.get("n_cases", sum(kinds.values())))} cas ({render.esc(kinds_text)}) · '
+            f'durée {float(data.get("runtime_s", 0)):.1f} s · index {render.esc(data.get("index_generation"))}</p>'
+            f'<div class="metric-cards">{cards}</div>'
+            + render.notice_html(status, "ok" if not failed_checks else "warning") + "</div>"
+        )
+        by_kind = [
+            [KIND_LABELS.get(k, k), (v.get("counts") or {}).get("cases", kinds.get(k, "")),
+             *[fmt(m, v.get(m)) for m in KIND_METRICS]]
+            for k, v in (ours.get("by_kind") or {}).items()
+        ]
+        compare = len(systems) > 1
+        system_rows = [[s.get("label") or s.get("name"), *[fmt(m, s.get("metrics", {}).get(m)) for m in SYSTEM_METRICS]]
+                       for s in systems]
+        try:
+            figures = dict(_figures_for(data))
+        except Exception:  # noqa: BLE001 - a plotting problem must not hide the numbers
+            log.exception("report figures failed")
+            figures = {}
+        settings = data.get("settings") or {}
+        config = {
+            "réglages": {k: settings.get(k) for k in SETTINGS_SHOWN if k in settings},
+            "seuils": data.get("thresholds"),
+            "cas": data.get("cases_path"),
+            "corpus": data.get("corpus_version"),
+            "comparaison aux références": data.get("compare"),
+            "tous les réglages": settings,
+        }
+        failed = [
+            [r.get("case_id"), KIND_LABELS.get(r.get("kind"), r.get("kind")), r.get("question"),
+             " ; ".join(r.get("reasons") or [])]
+            for r in ours.get("results", []) if not r.get("passed", not r.get("reasons"))
+        ]
+        files = [p for p in (data.get("files") or {}).values() if Path(p).is_file()]
+        return (summary, gr.update(value=by_kind),
+                gr.update(value=system_rows, visible=compare),
+                *[gr.update(value=figures.get(name)) for name in FIGURE_CAPTIONS], gr.update(value=config),
+                gr.update(value=failed), gr.update(value=files or None))
+
+    def run(self, compare: bool, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
+        """Evaluate the shipped cases (one run at a time); the report lands in evals/reports/."""
+        if not _eval_lock.acquire(blocking=False):
+            raise gr.Error("Une évaluation est déjà en cours : patientez jusqu'à sa fin.")
+        try:
+            progress(0, desc="Préparation de l'évaluation…")
+
+            def on_progress(done: int, total: int, label: str) -> None:
+                progress((done, max(total, 1)), desc=f"Évaluation : {label}", unit="cas")
+
+            report = run_evaluation(self.settings, compare=bool(compare), progress=on_progress)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("evaluation failed")
+            raise gr.Error(f"L'évaluation a échoué : {exc}", title="Évaluation") from exc
+        finally:
+            _eval_lock.release()
+        verdict = "seuils atteints" if report.passed else "certains seuils ne sont pas atteints"
+        return render.notice_html(
+            f"Évaluation terminée : {report.n_cases} cas en {report.runtime_s:.0f} s — {verdict}.",
+            "ok" if report.passed else "warning",
+        )
+
+
+def build_quality_tab(settings: Settings) -> tuple[Callable[[], Any], list[Any]]:
+    service = QualityService(settings)
+    t = render.texts()
+    gr.Markdown(t["quality_intro"], elem_classes="intro")
+    with gr.Row():
+        compare = gr.Checkbox(label="Comparer aux systèmes de référence (plus long)", value=False, scale=3)
+        run = gr.Button("Lancer l'évaluation sur les cas fournis", variant="primary", scale=2,
+                        elem_id="eval-btn")
+    status = gr.HTML()
+    summary = gr.HTML(elem_id="quality-summary")
+    by_kind = gr.Dataframe(headers=["Type de cas", "Cas", *[_label(m) for m in KIND_METRICS]],
+                           label="Métriques par type de cas (notre pipeline)", interactive=False, wrap=True, elem_classes="sans-table")
+    systems = gr.Dataframe(headers=["Système", *[_label(m) for m in SYSTEM_METRICS]],
+                           label="Comparaison aux systèmes de référence", interactive=False, wrap=True,
+                           visible=False, elem_classes="sans-table")
+    with gr.Column(elem_id="quality-figures"):
+        fig_kind = gr.Image(label=FIGURE_CAPTIONS["metrics_by_kind"], type="filepath", interactive=False,
+                            show_label=True, height=340)
+        with gr.Row():
+            fig_hit = gr.Image(label=FIGURE_CAPTIONS["hit_curve"], type="filepath", interactive=False, height=320)
+            fig_latency = gr.Image(label=FIGURE_CAPTIONS["latency"], type="filepath", interactive=False, height=320)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            failed = gr.Dataframe(headers=["Cas", "Type", "Question", "Raisons"], label="Cas en échec",
+                                  interactive=False, wrap=True, max_height=420, elem_classes="sans-table",
+                                  column_widths=["12%", "13%", "40%", "35%"])
+        with gr.Column(scale=2):
+            config = gr.JSON(label="Configuration de l'évaluation", open=False)
+            files = gr.File(label="Rapport complet (HTML, Markdown, JSON)", file_count="multiple",
+                            interactive=False)
+    outputs = [summary, by_kind, systems, fig_kind, fig_hit, fig_latency, config, failed, files]
+    run.click(service.run, [compare], status, api_name="evaluate", concurrency_limit=1,
+              concurrency_id="evaluation").then(service.show, None, outputs, api_name="quality")
+    return service.show, outputs

