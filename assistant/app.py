@@ -92,7 +92,8 @@ def _sources_tab(settings: Settings) -> Loader:
     with gr.Row():
         text = gr.Textbox(label="Rechercher (titre ou passage)", placeholder="Ex. : réversibilité, SecNumCloud…",
                           scale=4)
-        kinds = gr.Dropdown(label="Type de document", multiselect=True, choices=[], scale=3)
+        kinds = gr.Dropdown(label="Type de document", multiselect=True, scale=3,
+                            choices=[(label, kind) for kind, label in render.KIND_LABELS.items()])
         in_force = gr.Textbox(label="En vigueur au (AAAA-MM-JJ)", placeholder="ex. 2026-02-05", scale=2)
         go = gr.Button("Rechercher", variant="primary", scale=1, min_width=110)
     summary = gr.HTML()
@@ -104,7 +105,8 @@ def _sources_tab(settings: Settings) -> Loader:
                                  column_widths=["46%", "14%", "15%", "8%", "8%", "9%"])
             hits = gr.HTML(elem_id="search-hits")
         with gr.Column(scale=5, min_width=420):
-            doc = gr.Dropdown(label="Lire un document", choices=[], value=None, elem_id="doc-picker")
+            doc = gr.Dropdown(label="Lire un document", choices=[], value=None, elem_id="doc-picker",
+                              allow_custom_value=True)
             reader = gr.HTML(corpus.read(None), elem_id="doc-reader")
     with gr.Accordion("Ajouter des documents au corpus", open=False, elem_id="upload-box"):
         gr.Markdown(t["upload_intro"], elem_classes="hint")
@@ -127,10 +129,9 @@ def _sources_tab(settings: Settings) -> Loader:
         corpus.list_docs, filters, listing, api_visibility="private")
 
     def refresh() -> tuple[Any, ...]:
-        rows, choices, ids, line = corpus.list_docs("", [], "")
-        return rows, choices, ids, line, gr.update(choices=corpus.kinds())
+        return corpus.list_docs("", [], "")
 
-    return refresh, [table, doc, doc_ids, summary, kinds]
+    return refresh, listing
 
 
 def _drafting_tab(settings: Settings) -> None:

@@ -42,4 +42,8 @@ def _load(path: str) -> Lexicon:
 
 
 def load_lexicon(knowledge_dir: Path) -> Lexicon:
-    return _load(str(knowledge_dir / "lexique.yaml"))
+    """The corpus' own lexicon, else the one shipped with the project."""
+    from assistant.config import PROJECT_ROOT
+
+    own = knowledge_dir / "lexique.yaml"
+    return _load(str(own if own.is_file() else PROJECT_ROOT / "knowledge" / "lexique.yaml"))

@@ -225,15 +225,17 @@ def test_examples_parse_and_committed_sample_is_generated(drafter: Drafter) -> N
     for path in EXAMPLES.glob("draft-*.yaml"):
         load_request(path)
     sample = (EXAMPLES / "draft-rh-sur-etagere.md").read_text(encoding="utf-8")
-    fresh = draft_to_markdown(drafter.draft(load_request(EXAMPLES / "draft-rh-sur-etagere.yaml")))
-
-    def body(text: str) -> str:
-        return text.split("## Provenance")[0]
-
-    assert body(sample) == body(fresh), (
-        "examples/draft-rh-sur-etagere.md n'est plus à jour : régénérez-le avec "
+    draft = drafter.draft(load_request(EXAMPLES / "draft-rh-sur-etagere.yaml"))
+    fresh = draft_to_markdown(draft)
+    stale = (
+        "examples/draft-rh-sur-etagere.md is stale (corpus {old} -> {new}): regenerate it with "
         "doctrine draft --input examples/draft-rh-sur-etagere.yaml -o examples/draft-rh-sur-etagere.md"
     )
+    version = re.search(r"version du corpus : (\w+)", sample)
+    assert version, "examples/draft-rh-sur-etagere.md has no provenance: it was not generated"
+    current = draft.provenance["corpus_version"]
+    assert version.group(1) == current, stale.format(old=version.group(1), new=current)
+    assert sample.split("## Provenance")[0] == fresh.split("## Provenance")[0], stale.format(old="=", new="=")
 
 
 # ---------------------------------------------------------------- LLM

@@ -30,7 +30,7 @@ def draft(
     """Rédiger la justification du choix (voie retenue, objectifs de la doctrine), sourcée."""
     from assistant.config import Settings
     from assistant.criteria import CatalogError
-    from assistant.drafting import DraftInputError, Drafter, load_request
+    from assistant.drafting import Drafter, DraftInputError, load_request
     from assistant.export import draft_to_docx, draft_to_markdown
     from assistant.pipeline import get_pipeline
     from assistant.store import IndexError_

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 DOC_COLUMNS = ["Titre", "Type", "Date", "En vigueur", "Passages", "Origine"]
 SEARCH_RESULTS = 8
-ALL_KINDS = "Tous les types"
 
 # One ingest at a time per process (the index writer lock also serialises across processes).
 _ingest_lock = threading.Lock()
@@ -55,11 +54,6 @@ class CorpusService:
             raise gr.Error(f"{render.texts()['index_missing']} : {exc}", title="Index indisponible") from exc
 
     # -- listing
-
-    def kinds(self) -> list[tuple[str, str]]:
-        snap = self._snapshot()
-        found = sorted({d["kind"] for d in snap.docs.values()}, key=render.kind_label)
-        return [(render.kind_label(k), k) for k in found]
 
     def list_docs(
         self, text: str | None, kinds: Sequence[str] | None, in_force_on: str | None,
