@@ -102,7 +102,7 @@ def _sources_tab(settings: Settings) -> Loader:
             table = gr.Dataframe(headers=DOC_COLUMNS, label="Documents indexés (cliquez une ligne pour la lire)",
                                  interactive=False, wrap=True, max_height=560, elem_id="docs-table",
                                  elem_classes="sans-table",
-                                 column_widths=["46%", "14%", "15%", "8%", "8%", "9%"])
+                                 column_widths=["42%", "13%", "15%", "10%", "10%", "10%"])
             hits = gr.HTML(elem_id="search-hits")
         with gr.Column(scale=5, min_width=420):
             doc = gr.Dropdown(label="Lire un document", choices=[], value=None, elem_id="doc-picker",

@@ -19,7 +19,7 @@ from assistant.gate import GateDecision, GateThresholds, decide, is_english
 from assistant.lexicon import load_lexicon
 from assistant.generation import CIRCULAR_ID, ExtractiveGenerator, LLMGenerator, numbered_sources
 from assistant.prompts import messages
-from assistant.retrieval import Filters, Hit, Searcher
+from assistant.retrieval import DEGRADED, Filters, Hit, Searcher
 from assistant.text import tokens
 from assistant.validation import check_question
 
@@ -250,6 +250,8 @@ class AnswerChain:
                 "Une indexation a été interrompue : les réponses proviennent de la dernière version complète "
                 f"de l'index ({snap.generation}). Relancez « doctrine index »."
             )
+        if any(h.dense <= DEGRADED for h in hits):
+            state["notices"].append(self.msg["dense_degraded"])
         if is_english(state["question"]):
             state["notices"].append(self.msg["english_notice"])
         return state

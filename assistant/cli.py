@@ -249,6 +249,15 @@ def ask(
         _print_answer(answer)
 
 
+def _register_commands() -> None:
+    from assistant.commands.draft import draft as draft_command
+
+    app.command(name="draft")(draft_command)
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         app()

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from assistant.config import PROJECT_ROOT
+
 CRITERIA_FILE = "criteria.yaml"
 
 # Contract ids (design.md, "Contract: criteria ids").
@@ -175,8 +177,11 @@ def _load(path: str, mtime_ns: int) -> Catalog:  # noqa: ARG001 - mtime is the c
 
 
 def load_catalog(knowledge_dir: Path) -> Catalog:
-    """The catalogue of ``knowledge_dir``; reloaded only when the file changes."""
+    """The catalogue of ``knowledge_dir`` (the shipped one when a user corpus has none); reloaded
+    only when the file changes."""
     path = knowledge_dir / CRITERIA_FILE
+    if not path.exists():
+        path = PROJECT_ROOT / "knowledge" / CRITERIA_FILE
     try:
         mtime = path.stat().st_mtime_ns
     except OSError as exc:

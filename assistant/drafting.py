@@ -9,244 +9,36 @@ the same evidence and passes the same citation check.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jinja2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 import assistant
-from assistant.chunking import Unit, section_units
-from assistant.citations import Citation, check_answer, quote_in_passage, squash, verify_citations
+from assistant.citations import Citation, check_answer, markers, squash, verify_citations
 from assistant.config import Settings
-from assistant.criteria import (
-    BUILD_ROUTE_IDS,
-    CRITERION_IDS,
-    EXCEPTION_IDS,
-    ROUTE_IDS,
-    Catalog,
-    Criterion,
-    Reference,
-    Route,
-    load_catalog,
-)
+from assistant.criteria import ROUTE_IDS, Catalog, Criterion, Route, load_catalog
+from assistant.draft_evidence import EvidenceFinder
+from assistant.draft_input import DraftContext, DraftInputError, DraftRequest, load_request, parse_request
 from assistant.generation import CIRCULAR_ID, LLMGenerator, format_sources
 from assistant.prompts import load_prompt, messages
-from assistant.retrieval import Filters, Hit, Searcher
+from assistant.retrieval import Hit, Searcher
 from assistant.store import Snapshot
-from assistant.text import clean_control_chars, tokens
 
-MAX_TEXT = 4000
+__all__ = [
+    "Draft", "DraftContext", "DraftInputError", "DraftRequest", "DraftSection", "Drafter", "Evidence",
+    "drafting_labels", "load_request", "parse_request",
+]
+
 MAX_CRITERION_EVIDENCE = 3
 MAX_ROUTE_EVIDENCE = 2
-MAX_EVIDENCE_CHARS = 900
-_MARKER_LIKE = re.compile(r"\[(\d{1,3})\]")
-_BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
-# A sentence that leans on the previous one ("Cet axe…") reads badly on its own.
-_ANAPHORIC = re.compile(
-    r"^(?:Cet|Cette|Ces|Ce|Il|Elle|Ils|Elles|Celui-ci|Celle-ci|Toujours|Le même|La même|Les mêmes|"
-    r"D'après ces mêmes|Pour les|En revanche|Par ailleurs)\b"
-)
-# The shared sentence splitter cuts "article R. 2152-9" after "R."; such pieces are glued back.
-_CUT_REFERENCE = re.compile(r"(?:\b[A-Z]|\bart|\bn°)\.$")
-
-
-# ---------------------------------------------------------------- input
-
-
-class DraftInputError(ValueError):
-    """Invalid draft input; the message lists every problem, in French."""
-
-
-def _clean(value: object) -> object:
-    """Strip control characters; neutralise ``[n]`` so user text can never pose as a citation."""
-    if not isinstance(value, str):
-        return value
-    text = clean_control_chars(value).strip()
-    return _MARKER_LIKE.sub(r"(\1)", text) or None
-
-
-class DraftContext(BaseModel):
-    """The situation around the purchase (design.md, draft input ``context``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    data_sensitivity: str | None = Field(None, max_length=MAX_TEXT)
-    mutualised_examined: str | None = Field(None, max_length=MAX_TEXT)
-    market_examined: str | None = Field(None, max_length=MAX_TEXT)
-    exception: str | None = None
-    exception_facts: str | None = Field(None, max_length=MAX_TEXT)
-    notes: str | None = Field(None, max_length=MAX_TEXT)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _clean_all(cls, value: object) -> object:
-        return _clean(value)
-
-    @field_validator("exception")
-    @classmethod
-    def _known_exception(cls, value: str | None) -> str | None:
-        if value is not None and value not in EXCEPTION_IDS:
-            raise ValueError(f"exception inconnue « {value} » ; exceptions valides : {', '.join(EXCEPTION_IDS)}")
-        return value
-
-
-class DraftRequest(BaseModel):
-    """What the buyer asks a draft for (design.md, "Contract: draft input")."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    object: str = Field(min_length=3, max_length=500)
-    entity: str | None = Field(None, max_length=500)
-    route: str
-    criteria: list[str] = Field(min_length=1)
-    facts: dict[str, str] = Field(default_factory=dict)
-    context: DraftContext = Field(default_factory=DraftContext)
-
-    @field_validator("object", "entity", mode="before")
-    @classmethod
-    def _clean_text(cls, value: object) -> object:
-        return _clean(value)
-
-    @field_validator("route", mode="before")
-    @classmethod
-    def _known_route(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip() not in ROUTE_IDS:
-            raise ValueError(f"voie inconnue « {value} » ; voies valides : {', '.join(ROUTE_IDS)}")
-        return value.strip() if isinstance(value, str) else value
-
-    @field_validator("criteria", mode="before")
-    @classmethod
-    def _known_criteria(cls, value: object) -> object:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
-            unknown = [str(c) for c in value if str(c).strip() not in CRITERION_IDS]
-            if unknown:
-                raise ValueError(
-                    f"critère(s) inconnu(s) : {', '.join(f'« {c} »' for c in unknown)} ; "
-                    f"critères valides : {', '.join(CRITERION_IDS)}"
-                )
-            value = list(dict.fromkeys(str(c).strip() for c in value))
-        return value
-
-    @field_validator("facts", mode="before")
-    @classmethod
-    def _clean_facts(cls, value: object) -> object:
-        if value is None:
-            return {}
-        if isinstance(value, dict):
-            unknown = [str(k) for k in value if str(k) not in CRITERION_IDS]
-            if unknown:
-                raise ValueError(
-                    f"critère(s) inconnu(s) dans « facts » : {', '.join(f'« {c} »' for c in unknown)} ; "
-                    f"critères valides : {', '.join(CRITERION_IDS)}"
-                )
-            cleaned = {}
-            for key, text in value.items():
-                if text is None:
-                    continue
-                if not isinstance(text, str):
-                    raise ValueError(f"« facts.{key} » doit être un texte")
-                if len(text) > MAX_TEXT:
-                    raise ValueError(f"« facts.{key} » dépasse {MAX_TEXT} caractères")
-                if (text := _clean(text)) is not None:
-                    cleaned[str(key)] = text
-            return cleaned
-        return value
-
-    @field_validator("context", mode="before")
-    @classmethod
-    def _none_context(cls, value: object) -> object:
-        return {} if value is None else value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> DraftRequest:
-        stray = [k for k in self.facts if k not in self.criteria]
-        if stray:
-            raise ValueError(
-                f"« facts » renseigne des critères absents de « criteria » : {', '.join(stray)} "
-                "(ajoutez-les à « criteria » ou retirez ces éléments)"
-            )
-        if self.context.exception and self.route not in BUILD_ROUTE_IDS:
-            raise ValueError(
-                f"« context.exception » ne s'applique qu'aux voies de développement spécifique "
-                f"({', '.join(BUILD_ROUTE_IDS)})"
-            )
-        return self
-
-    def buyer_texts(self) -> list[str]:
-        """Everything the buyer wrote: the only admissible source of facts about the offer."""
-        texts = [self.object, self.entity or "", *self.facts.values()]
-        texts += [v for v in self.context.model_dump().values() if isinstance(v, str)]
-        return [t for t in texts if t]
-
-
-_FIELD_NAMES = {
-    "": ("object", "entity", "route", "criteria", "facts", "context"),
-    "context": tuple(DraftContext.model_fields),
-}
-
-
-def _french_error(err: Mapping[str, Any]) -> str:
-    loc = ".".join(str(p) for p in err.get("loc", ()))
-    kind = err.get("type", "")
-    where = f"« {loc} » : " if loc else ""
-    if kind == "missing":
-        return f"{where}champ obligatoire manquant"
-    if kind == "extra_forbidden":
-        parent = ".".join(str(p) for p in err.get("loc", ())[:-1])
-        allowed = _FIELD_NAMES.get(parent, ())
-        return f"{where}champ inconnu ; champs admis : {', '.join(allowed)}"
-    if kind == "value_error":
-        return f"{where}{str(err.get('msg', '')).removeprefix('Value error, ')}"
-    if kind == "string_too_short":
-        return f"{where}texte trop court (au moins {err.get('ctx', {}).get('min_length')} caractères)"
-    if kind == "string_too_long":
-        return f"{where}texte trop long (au plus {err.get('ctx', {}).get('max_length')} caractères)"
-    if kind == "too_short":
-        return f"{where}au moins un élément attendu"
-    if kind.startswith("string"):
-        return f"{where}texte attendu"
-    if kind.startswith("list"):
-        return f"{where}liste attendue"
-    if kind.startswith(("dict", "model")):
-        return f"{where}objet (clé : valeur) attendu"
-    return f"{where}{err.get('msg', 'valeur invalide')}"
-
-
-def parse_request(data: object) -> DraftRequest:
-    """Validate a draft input (parsed YAML/JSON, or a form) into a request, with French errors."""
-    if isinstance(data, DraftRequest):
-        return data
-    if not isinstance(data, Mapping):
-        raise DraftInputError("l'entrée doit être un objet (clé : valeur) : object, route, criteria…")
-    try:
-        return DraftRequest.model_validate(dict(data))
-    except ValidationError as exc:
-        lines = [_french_error(err) for err in exc.errors()]
-        raise DraftInputError("entrée invalide :\n- " + "\n- ".join(lines)) from exc
-
-
-def load_request(path: Path) -> DraftRequest:
-    """Read a YAML or JSON draft input file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DraftInputError(f"lecture impossible de {path} : {exc}") from exc
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise DraftInputError(f"{path} n'est pas un fichier YAML ou JSON valide : {exc}") from exc
-    return parse_request(data)
 
 
 # ---------------------------------------------------------------- output
@@ -332,169 +124,6 @@ class Draft:
             "disclaimer": self.disclaimer, "request": self.request.model_dump(mode="json"),
         }
 
-
-# ---------------------------------------------------------------- evidence
-
-
-class _Candidate(NamedTuple):
-    score: float
-    order: tuple[int, int, int]  # reference rank, section position, unit position
-    section_id: str
-    lo: int
-    hi: int
-
-
-def _display(unit_text: str) -> str:
-    return _BULLET.sub("", unit_text).replace("**", "").replace("__", "").strip()
-
-
-def _group(units: list[Unit], index: int, max_items: int = 6) -> tuple[int, int] | None:
-    """A list item or a lead-in ending with ':' grows to lead-in + items; None when too long to quote."""
-    unit = units[index]
-    if not unit.is_list and not unit.text.endswith(":"):
-        return index, index
-    lo = hi = index
-    if not unit.is_list:
-        if index + 1 >= len(units) or not units[index + 1].is_list:
-            return None
-        hi = index + 1
-    while lo > 0 and units[lo].is_list and units[lo - 1].is_list:
-        lo -= 1
-    if units[lo].is_list and lo > 0 and units[lo - 1].text.endswith(":"):
-        lo -= 1
-    while hi + 1 < len(units) and units[hi + 1].is_list:
-        hi += 1
-    if hi - lo > max_items:
-        return None
-    return lo, hi
-
-
-class EvidenceFinder:
-    """Pick the few corpus sentences that state what the doctrine expects for one item.
-
-    Retrieval is restricted to the documents the catalogue points to, with a fallback to the
-    whole corpus; the sections the catalogue names are preferred.
-    """
-
-    def __init__(self, searcher: Searcher, k: int = 8) -> None:
-        self.searcher = searcher
-        self.k = k
-        self._units: dict[str, list[Unit]] = {}
-
-    def units(self, snap: Snapshot, section_id: str) -> list[Unit]:
-        if section_id not in self._units:
-            record = snap.sections.get(section_id)
-            units: list[Unit] = []
-            for unit in section_units(record.text, 10_000) if record else []:
-                if units and _CUT_REFERENCE.search(units[-1].text) and unit.text[:1].isdigit():
-                    units[-1] = Unit(f"{units[-1].text} {unit.text}", units[-1].is_list)
-                else:
-                    units.append(unit)
-            self._units[section_id] = units
-        return self._units[section_id]
-
-    def find(
-        self, snap: Snapshot, query: str, *, doc_ids: Sequence[str] = (), references: Sequence[Reference] = (),
-        limit: int = 3, exclude: set[tuple[str, str]] | None = None,
-    ) -> list[tuple[Hit, str, str]]:
-        """Up to ``limit`` (hit, quote, displayed text), in reading order; quotes are verbatim."""
-        hits: list[Hit] = []
-        if doc_ids:
-            hits = self.searcher.search(query, self.k, filters=Filters(doc_ids=tuple(doc_ids)))
-        picked = self._pick(snap, query, hits, references, limit, exclude or set())
-        if not picked:
-            hits = self.searcher.search(query, self.k)
-            picked = self._pick(snap, query, hits, (), limit, exclude or set())
-        return picked
-
-    def _pick(
-        self, snap: Snapshot, query: str, hits: list[Hit], references: Sequence[Reference], limit: int,
-        exclude: set[tuple[str, str]],
-    ) -> list[tuple[Hit, str, str]]:
-        terms = set(tokens(query))
-        if not terms:
-            return []
-        ref_sections = [
-            (rank, sid) for rank, ref in enumerate(references) if ref.section
-            for sid, s in snap.sections.items() if ref.matches(s.doc_id, s.section)
-        ]
-        base: dict[str, tuple[float, Hit | None, int]] = {}  # section -> (hit score, a hit, ref rank)
-        covered: dict[str, set[int]] = {}
-        for hit in hits:
-            units = self.units(snap, hit.section_id)
-            inside = {i for i, u in enumerate(units) if squash(u.text) in squash(hit.text)}
-            covered.setdefault(hit.section_id, set()).update(inside)
-            if hit.section_id not in base or base[hit.section_id][0] < hit.score:
-                base[hit.section_id] = (hit.score, hit, len(references))
-        for rank, sid in ref_sections:
-            score, hit, old_rank = base.get(sid, (0.4, None, len(references)))
-            base[sid] = (score, hit, min(rank, old_rank))
-            covered.setdefault(sid, set()).update(range(len(self.units(snap, sid))))
-        candidates: list[_Candidate] = []
-        for sid, indexes in covered.items():
-            hit_score, _, ref_rank = base[sid]
-            units = self.units(snap, sid)
-            for i in sorted(indexes):
-                span = _group(units, i)
-                if span is None:
-                    continue
-                lo, hi = span
-                text = " ".join(u.text for u in units[lo : hi + 1])
-                if len(text) < 40 or len(text) > MAX_EVIDENCE_CHARS:
-                    continue
-                overlap = len(terms & set(tokens(text))) / len(terms)
-                if overlap == 0:
-                    continue
-                bonus = 0.3 - 0.02 * ref_rank if ref_rank < len(references) else 0.0
-                position = int(sid.rsplit("#s", 1)[1]) if "#s" in sid else 0
-                score = 0.45 * hit_score + 0.55 * overlap + bonus - 0.01 * lo
-                if _ANAPHORIC.match(text):
-                    score -= 0.15
-                candidates.append(_Candidate(score, (ref_rank, position, lo), sid, lo, hi))
-        candidates.sort(key=lambda c: (-c.score, c.order, c.section_id))
-        chosen: list[_Candidate] = []
-        seen_terms: list[set[str]] = []
-        per_section: dict[str, int] = {}
-        for cand in candidates:
-            if len(chosen) >= limit:
-                break
-            units = self.units(snap, cand.section_id)
-            text = " ".join(u.text for u in units[cand.lo : cand.hi + 1])
-            if (cand.section_id, squash(text)) in exclude or per_section.get(cand.section_id, 0) >= 2:
-                continue
-            if any(max(c.lo, cand.lo) <= min(c.hi, cand.hi) for c in chosen if c.section_id == cand.section_id):
-                continue
-            words = set(tokens(text))
-            if any(len(words & w) / max(1, len(words | w)) > 0.5 for w in seen_terms):
-                continue
-            if not quote_in_passage(text, snap.sections[cand.section_id].text):
-                continue
-            chosen.append(cand)
-            seen_terms.append(words)
-            per_section[cand.section_id] = per_section.get(cand.section_id, 0) + 1
-        chosen.sort(key=lambda c: c.order)
-        out = []
-        for cand in chosen:
-            units = self.units(snap, cand.section_id)
-            quote = " ".join(u.text for u in units[cand.lo : cand.hi + 1])
-            shown = " ".join(_display(u.text) for u in units[cand.lo : cand.hi + 1])
-            hit = base[cand.section_id][1] or _section_hit(snap, cand.section_id)
-            out.append((hit, squash(quote), squash(shown)))
-        return out
-
-
-def _section_hit(snap: Snapshot, section_id: str) -> Hit:
-    record = snap.sections[section_id]
-    meta = snap.docs.get(record.doc_id, {})
-    first = next((p for p in snap.passages if p.section_id == section_id), None)
-    return Hit(
-        chunk_id=first.chunk_id if first else section_id, doc_id=record.doc_id,
-        title=str(meta.get("title", record.doc_id)), section=record.section, section_id=section_id,
-        text=record.text, score=0.0, dense=0.0, bm25=0.0, source_url=str(meta.get("source_url") or ""),
-        kind=str(meta.get("kind", "")), date=meta.get("date"), confidence=str(meta.get("confidence", "")),
-    )
-
-
 class _Numbering:
     """One number per (section, quote) across the whole draft, in order of first use."""
 
@@ -577,34 +206,17 @@ class Drafter:
             for cid in request.criteria
         ]
         timings = {"template": (time.perf_counter() - t0) * 1000}
-        notices: list[str] = []
-        generator = "template"
+        generator, notices, problems = "template", list[str](), list[str]()
         if self.llm is not None and use_llm:
             t1 = time.perf_counter()
-            try:
-                rewritten = [self._rewrite(request, route, s, labels) for s in [route_section, *sections]]
-            except Exception as exc:  # noqa: BLE001 - any endpoint failure keeps the template draft
-                error = type(exc).__name__
-                if "timeout" in error.lower() or "timeout" in str(exc).lower():
-                    error = "délai dépassé"
-                notices.append(str(labels["llm_fallback"]).format(error=error))
-                generator = "template (repli)"
-            else:
-                for section, text in zip([route_section, *sections], rewritten, strict=True):
-                    section.paragraph = text
-                    section.doctrine_paragraph = section.offer_paragraph = None
-                generator = self.llm.name
+            generator, notices, problems = self._llm_pass(request, route, [route_section, *sections], labels)
             timings["llm"] = (time.perf_counter() - t1) * 1000
-        problems: list[str] = []
         for section in [route_section, *sections]:
             problems += self._check(section, request)
         if any(c.doc_id == CIRCULAR_ID for s in [route_section, *sections] for c in s.citations):
             notices.append(messages(self.settings.prompts_dir)["circular_caveat"])
         if snap.interrupted:
-            notices.append(
-                "Une indexation a été interrompue : le projet s'appuie sur la dernière version complète de "
-                f"l'index ({snap.generation}). Relancez « doctrine index »."
-            )
+            notices.append(str(labels["index_interrupted"]).format(generation=snap.generation))
         provenance = {
             "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
             "generator": generator,
@@ -696,6 +308,31 @@ class Drafter:
         )
 
     # -- LLM rewrite and the citation check
+
+    def _llm_pass(
+        self, request: DraftRequest, route: Route, sections: list[DraftSection], labels: dict[str, Any]
+    ) -> tuple[str, list[str], list[str]]:
+        """Rewrite every section, or none: any endpoint failure keeps the whole template draft.
+
+        A rewrite that cites none of its section's evidence is not a sourced paragraph: it is
+        dropped for that section. Returns (generator, notices, problems).
+        """
+        assert self.llm is not None
+        try:
+            rewritten = [self._rewrite(request, route, s, labels) for s in sections]
+        except Exception as exc:  # noqa: BLE001 - timeouts, HTTP errors, empty replies
+            error = type(exc).__name__
+            if "timeout" in error.lower() or "timeout" in str(exc).lower():
+                error = "délai dépassé"
+            return "template (repli)", [str(labels["llm_fallback"]).format(error=error)], []
+        problems = []
+        for section, text in zip(sections, rewritten, strict=True):
+            if section.evidence and not set(markers(text)) & {e.citation.n for e in section.evidence}:
+                problems.append(f"{section.title} : {labels['llm_unsourced']}")
+                continue
+            section.paragraph = text
+            section.doctrine_paragraph = section.offer_paragraph = None
+        return self.llm.name, [], problems
 
     def _rewrite(self, request: DraftRequest, route: Route, section: DraftSection, labels: dict[str, Any]) -> str:
         from langchain_core.output_parsers import StrOutputParser

@@ -120,6 +120,9 @@ def decide(
 
     if reference:
         return verdict(True, "référence introuvable")
+    degraded = top_dense <= -1.0  # dense search was unavailable: judge on the terms alone
+    if degraded:
+        return verdict(overlap < t.unanchored_overlap, "termes de la question absents des passages")
     if top_dense < t.min_dense:
         return verdict(True, "similarité trop faible")
     if is_english(question):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from assistant.chain import AnswerChain
 from assistant.config import Settings
 from assistant.generation import LLMGenerator
 from assistant.retrieval import Searcher
 from assistant.store import IndexReader
+
+if TYPE_CHECKING:
+    from assistant.drafting import Drafter
 
 
 class Pipeline:
@@ -30,6 +34,12 @@ class Pipeline:
     @cached_property
     def chain(self) -> AnswerChain:
         return AnswerChain(self.settings, self.searcher, self.llm)
+
+    @cached_property
+    def drafter(self) -> Drafter:
+        from assistant.drafting import Drafter
+
+        return Drafter(self.settings, self.searcher, self.llm)
 
 
 _pipelines: dict[str, Pipeline] = {}

@@ -6,6 +6,7 @@ paraphrases here; ``dense``, ``bm25`` and reciprocal-rank fusion (``rrf``) stay 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date
 from typing import Any, NamedTuple
@@ -18,8 +19,14 @@ from pydantic import ConfigDict
 
 from assistant.config import RetrievalMode, Settings
 from assistant.embeddings import get_embeddings
-from assistant.store import IndexReader, Snapshot
+from assistant.store import DenseUnavailable, IndexReader, Snapshot
 from assistant.text import tokens
+
+
+log = logging.getLogger(__name__)
+
+# Dense score of hits found while Chroma was unavailable: "unknown", not "dissimilar".
+DEGRADED = -1.0
 
 
 class Filters(NamedTuple):
@@ -113,14 +120,18 @@ class Searcher:
         dense: dict[int, float] = {}
         if mode != "bm25":
             qv = query_vector if query_vector is not None else self.embeddings.encode([query])[0]
-            for cid, cos in self.reader.dense_query(qv, n * (4 if filters.active else 1) + 8):
-                i = snap.index_of[cid]
-                if allowed[i]:
-                    dense[i] = cos
-            dense = dict(list(dense.items())[:n])
-            missing = [snap.passages[i].chunk_id for i in bm25_ranked if i not in dense]
-            for cid, vec in self.reader.embeddings_for(missing).items():
-                dense[snap.index_of[cid]] = float(vec @ qv)
+            try:
+                for cid, cos in self.reader.dense_query(qv, n * (4 if filters.active else 1) + 8):
+                    i = snap.index_of[cid]
+                    if allowed[i]:
+                        dense[i] = cos
+                dense = dict(list(dense.items())[:n])
+                missing = [snap.passages[i].chunk_id for i in bm25_ranked if i not in dense]
+                for cid, vec in self.reader.embeddings_for(missing).items():
+                    dense[snap.index_of[cid]] = float(vec @ qv)
+            except DenseUnavailable:
+                log.warning("dense search unavailable, answering from BM25 only", exc_info=True)
+                mode, dense = "bm25", {i: DEGRADED for i in bm25_ranked}
 
         candidates = list(dict.fromkeys(list(dense) + bm25_ranked))
         if not candidates:

@@ -49,6 +49,10 @@ class IndexError_(RuntimeError):
 IndexNotReady = IndexError_
 
 
+class DenseUnavailable(RuntimeError):
+    """Chroma could not answer (e.g. a concurrent writer in another process): BM25 still can."""
+
+
 class IndexStats(NamedTuple):
     generation: str
     documents: int
@@ -465,16 +469,36 @@ class IndexReader:
             self._collection = collection
         return self._collection
 
+    def _with_retry(self, call):  # noqa: ANN001, ANN202
+        """Run a Chroma call; on failure reopen the store once (another process may have written to it)."""
+        try:
+            return call(self.collection())
+        except IndexError_:
+            raise
+        except Exception:  # noqa: BLE001 - embedded Chroma read while another process writes
+            with self._lock:
+                self._collection = None
+                if not self.settings.chroma_url:
+                    from chromadb.api.shared_system_client import SharedSystemClient
+
+                    SharedSystemClient.clear_system_cache()
+            time.sleep(0.2)
+            try:
+                return call(self.collection())
+            except IndexError_:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise DenseUnavailable(f"recherche sémantique indisponible ({type(exc).__name__})") from exc
+
     def dense_query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """Top-n (chunk_id, cosine) of the committed generation."""
         snap = self.snapshot()
-        collection = self.collection()
         count = len(snap.passages)
         if count == 0:
             return []
-        result = collection.query(
+        result = self._with_retry(lambda col: col.query(
             query_embeddings=[vector.astype(np.float32)], n_results=min(n, max(count, 1)), include=["distances"]
-        )
+        ))
         ids = result["ids"][0]
         dists = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=False) if cid in snap.index_of]
@@ -482,7 +506,7 @@ class IndexReader:
     def embeddings_for(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         if not chunk_ids:
             return {}
-        got = self.collection().get(ids=chunk_ids, include=["embeddings"])
+        got = self._with_retry(lambda col: col.get(ids=chunk_ids, include=["embeddings"]))
         return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"], strict=False)}
 
 

@@ -36,6 +36,7 @@ STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_RAW.split())
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+(?=[«\"(\[A-ZÀ-ÖØ-Þ0-9])")
 # Abbreviations after which a period does not end a sentence.
+_INITIAL = re.compile(r"(?:^|\s)[A-Z]\.$")  # « article L. 2152-7 », « R. 2122-9 »
 _ABBREVIATIONS = ("n°", "art.", "p.", "cf.", "M.", "Mme.", "etc.", "ex.", "al.", "min.", "vol.")
 
 
@@ -74,7 +75,7 @@ def split_sentences(text: str) -> list[str]:
     parts = _SENTENCE_END.split(text)
     merged: list[str] = []
     for part in parts:
-        if merged and merged[-1].endswith(_ABBREVIATIONS):
+        if merged and (merged[-1].endswith(_ABBREVIATIONS) or _INITIAL.search(merged[-1])):
             merged[-1] = f"{merged[-1]} {part}"
         else:
             merged.append(part)

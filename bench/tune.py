@@ -31,12 +31,11 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 import assistant  # noqa: E402,F401 - offline environment first
-from assistant.chain import AnswerChain  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.evaluation.cases import EvalCase, load_cases  # noqa: E402
 from assistant.evaluation.runner import run_system  # noqa: E402
 from assistant.evaluation.scoring import summarize  # noqa: E402
-from assistant.evaluation.systems import DenseSignalSearcher, PipelineSystem  # noqa: E402
+from assistant.evaluation.systems import RecordingSearcher, chain_system  # noqa: E402
 from assistant.pipeline import get_pipeline  # noqa: E402
 from assistant.retrieval import Filters, Hit  # noqa: E402
 
@@ -51,13 +50,12 @@ SHOWN = ("hit@5", "mrr@10", "fact_coverage", "fact_coverage_strict", "citation_v
          "refusal_recall", "pass_rate", "objective")
 
 
-class CachingSearcher(DenseSignalSearcher):
-    """Memoises query vectors and search results across settings combinations (same index)."""
+class CachingSearcher(RecordingSearcher):
+    """Shares query vectors and search results across settings combinations (same index)."""
 
     def __init__(self, settings: Settings, reader: Any, vectors: dict[str, np.ndarray],
                  results: dict[tuple, list[Hit]]) -> None:
-        super().__init__(settings, reader)
-        self._vectors = vectors
+        super().__init__(settings, reader, vectors)
         self._results = results
 
     def search(self, query: str, k: int | None = None, **kwargs: Any) -> list[Hit]:  # type: ignore[override]
@@ -65,11 +63,9 @@ class CachingSearcher(DenseSignalSearcher):
         key = (query, k or self.settings.k, kwargs.get("mode"), filters, kwargs.get("dense_weight"),
                *(getattr(self.settings, f) for f in RETRIEVAL_FIELDS))
         if key not in self._results:
-            if kwargs.get("query_vector") is None:
-                if query not in self._vectors:
-                    self._vectors[query] = self.embeddings.encode([query])[0]
-                kwargs["query_vector"] = self._vectors[query]
             self._results[key] = super().search(query, k, **kwargs)
+        else:
+            self.calls.append((query, {name: v for name, v in kwargs.items() if name != "query_vector"}))
         return self._results[key]
 
 
@@ -112,8 +108,8 @@ class Sweeper:
         if key not in self.memo:
             settings = self.settings.model_copy(update=override)
             searcher = CachingSearcher(settings, self.pipeline.reader, self.vectors, self.results)
-            chain = AnswerChain(settings, searcher, llm=None)
-            system = PipelineSystem("tune", "tune", chain, searcher)
+            system = chain_system(self.pipeline, "tune", "tune", settings, searcher=searcher)
+            system.fresh_vectors = False
             metrics = summarize(run_system(system, self.cases, self.doc_ids))
             metrics.pop("hit_curve", None)
             metrics.pop("counts", None)

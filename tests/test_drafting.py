@@ -249,7 +249,7 @@ def _llm_drafter(corpus_settings: Settings, pipeline, server: ScriptedLLMServer)
 
 
 LLM_REQUEST = {
-    "object": "Acquisition d'un logiciel RH", "route": "sur_etagere", "criteria": ["securite"],
+    "object": "Acquisition d'un logiciel RH", "route": "sur_etagere", "criteria": ["securite", "cout"],
     "facts": {"securite": "Plan d'assurance sécurité fourni"},
     "context": {"mutualised_examined": "aucune solution mutualisée adaptée"},
 }
@@ -264,12 +264,13 @@ def test_llm_rewrites_from_the_same_evidence_and_is_checked(corpus_settings: Set
         "fournis par l'acheteur, « aucune solution mutualisée adaptée ». Une source inventée le confirme [99].",
         f"Des clauses de sécurité sont attendues [{security_n}]. Selon les éléments fournis par l'acheteur, "
         "« Plan d'assurance sécurité fourni ». L'offre est « certifiée par un organisme imaginaire » [3].",
+        "Le coût est maîtrisé et conforme à la doctrine.",  # no source: this rewrite is rejected
     ]
     with ScriptedLLMServer(replies=replies) as server:
         draft = _llm_drafter(corpus_settings, pipeline, server).draft(LLM_REQUEST)
         sent = list(server.requests)
     assert draft.provenance["generator"] == "llm:test-model"
-    assert len(sent) == 2
+    assert len(sent) == 3
     system, user = sent[1]["messages"][0]["content"], sent[1]["messages"][1]["content"]
     assert "registre de l'écrit administratif" in system
     assert "Plan d'assurance sécurité fourni" in user and template.sections[0].evidence[0].text in user
@@ -283,6 +284,9 @@ def test_llm_rewrites_from_the_same_evidence_and_is_checked(corpus_settings: Set
     assert security.evidence_to_request == template.sections[0].evidence_to_request
     for c in [*route.citations, *security.citations]:
         assert quote_in_passage(c.quote, c.passage)
+    cost = draft.sections[1]
+    assert cost.paragraph == template.sections[1].paragraph and "maîtrisé" not in cost.paragraph
+    assert any(p.startswith("Coût de la solution : la reformulation") for p in draft.problems)
 
 
 @pytest.mark.parametrize("failure", [{"delay": 3}, {"status": 500}])
@@ -344,3 +348,21 @@ def test_cli_errors_exit_2_in_french(cli: typer.Typer, tmp_path: Path, content: 
     result = CliRunner().invoke(cli, ["draft", "--input", str(case), *args])
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
+
+
+def test_corpus_without_the_catalogued_documents(small_settings: Settings) -> None:
+    """A user corpus without the referenced documents: evidence comes from the whole corpus when it
+    really matches, and an objective it does not cover is said to be uncovered, not padded."""
+    from assistant.indexing import run_index
+    from assistant.retrieval import Searcher
+
+    run_index(small_settings)
+    drafter = Drafter(small_settings, Searcher(small_settings))
+    draft = drafter.draft({"object": "Achat test", "route": "sur_etagere",
+                           "criteria": ["adaptabilite_reversibilite", "durabilite"]})
+    reversibility, durability = draft.sections
+    assert [c.section for c in reversibility.citations] == ["Réversibilité"]
+    assert "plan de sortie" in reversibility.doctrine_paragraph
+    assert durability.citations == [] and "Aucun passage des textes indexés" in durability.paragraph
+    assert all(c.doc_id == "circulaire-test" for c in draft.route_justification.citations)
+    assert draft.problems == []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from xml.dom import minidom
@@ -93,6 +96,20 @@ def test_draft_docx_reopens_with_headings_paragraphs_and_sources(draft: Draft, t
     ]
     provenance = texts[texts.index("Provenance") + 1]
     assert draft.provenance["generator"] in provenance and draft.provenance["index_generation"] in provenance
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice n'est pas installé")
+def test_draft_docx_opens_in_libreoffice(draft: Draft, tmp_path: Path) -> None:
+    path = draft_to_docx(draft, tmp_path / "note.docx")
+    result = subprocess.run(
+        ["soffice", "--headless", "--norestore", "--convert-to", "txt:Text", "--outdir", str(tmp_path), str(path)],
+        capture_output=True, text=True, timeout=180, env=os.environ | {"HOME": str(tmp_path)}, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "note.txt").read_text(encoding="utf-8-sig")
+    for heading in _expected_headings(draft):
+        assert heading in text
+    assert draft.sources()[0].doc_id in text and "[1]" in text
 
 
 def test_conversation_markdown(turns: list[dict]) -> None:

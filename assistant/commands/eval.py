@@ -12,13 +12,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import assistant  # noqa: F401 - offline environment first
 from assistant.config import Settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 ANSWER_PREVIEW_CHARS = 400
+
+
+def _error(message: object) -> None:
+    console.print(f"[bold red]Erreur :[/] {escape(str(message))}")
 
 
 def _print_failed(report, limit: int) -> None:  # noqa: ANN001 - EvalReport
@@ -26,14 +31,13 @@ def _print_failed(report, limit: int) -> None:  # noqa: ANN001 - EvalReport
     failed = report.failed_cases()
     out.print(f"\n[bold]Cas en échec (notre pipeline) : {len(failed)} / {len(report.ours.results)}[/]")
     for r in failed[:limit]:
-        out.print(f"\n[bold]{r.case_id}[/] ({r.kind}) — {r.question}", markup=True)
+        out.print(f"\n[bold]{escape(r.case_id)}[/] ({r.kind}) — {escape(r.question)}")
         for reason in r.reasons:
-            out.print(f"  [red]•[/] {reason}")
+            out.print(f"  [red]•[/] {escape(reason)}")
         answer = " ".join((r.answer or "(vide)").split())
         if len(answer) > ANSWER_PREVIEW_CHARS:
             answer = answer[:ANSWER_PREVIEW_CHARS] + " […]"
-        out.print(f"  [dim]Réponse ({'refus' if r.refused else r.generator or 'réponse'}) :[/] {answer}",
-                  markup=True)
+        out.print(f"  [dim]Réponse ({'refus' if r.refused else r.generator or 'réponse'}) :[/] {escape(answer)}")
     if len(failed) > limit:
         out.print(f"\n… et {len(failed) - limit} autre(s) : voir report.md.")
 
@@ -80,13 +84,13 @@ def eval_command(
         if thresholds is not None and not thresholds.is_file():
             raise ThresholdError(f"fichier de seuils introuvable : {thresholds}")
     except ThresholdError as exc:
-        console.print(f"[bold red]Erreur :[/] {exc}")
+        _error(exc)
         raise typer.Exit(2) from exc
     if judge and not settings.llm_enabled:
-        console.print("[bold red]Erreur :[/] --judge demande un LLM : DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
+        _error("--judge demande un LLM : DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
         raise typer.Exit(2)
     if llm and not settings.llm_enabled:
-        console.print("[bold red]Erreur :[/] --llm demande DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
+        _error("--llm demande DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
         raise typer.Exit(2)
 
     bar = Progress(TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -101,7 +105,7 @@ def eval_command(
             report = run_evaluation(settings, cases, compare, out, progress, judge=judge, use_llm=llm,
                                     thresholds=limits, extra_thresholds=extra)
     except (CaseError, IndexError_, JudgeUnavailable) as exc:
-        console.print(f"[bold red]Erreur :[/] {exc}")
+        _error(exc)
         raise typer.Exit(2) from exc
 
     if as_json:
@@ -110,8 +114,8 @@ def eval_command(
         Console().print(summary_table(report))
         _print_failed(report, show_failed)
     for warning in report.warnings:
-        console.print(f"[yellow]Avertissement :[/] {warning}")
-    console.print(f"Rapports : {report.out_dir}/report.html (et report.md, report.json)")
+        console.print(f"[yellow]Avertissement :[/] {escape(warning)}")
+    console.print(f"Rapports : {escape(str(report.out_dir))}/report.html (et report.md, report.json)")
 
     checks = report.checks
     gating = {f"{m} >= {v:g}" for m, v in extra.items()}
@@ -119,9 +123,9 @@ def eval_command(
     missed = [c for c in enforced if not c["passed"]]
     for c in checks:
         if c["skipped"]:
-            console.print(f"[dim]Seuil ignoré : {c['name']} ({c['message']})[/]")
+            console.print(f"[dim]Seuil ignoré : {escape(c['name'])} ({escape(c['message'])})[/]")
         elif not c["passed"]:
             style = "bold red" if c in missed else "yellow"
-            console.print(f"[{style}]Seuil non atteint :[/] {c['message']}")
+            console.print(f"[{style}]Seuil non atteint :[/] {escape(c['message'])}")
     if missed:
         raise typer.Exit(1)

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from assistant.evaluation.cases import CASE_KINDS, CaseError, CaseSet, EvalCase, load_case_file, load_cases
 from assistant.evaluation.records import CaseResult, SystemOutput
-from assistant.evaluation.report import latest_report, render_html, render_markdown, summary_table, write_report
+from assistant.evaluation.report import (
+    latest_report,
+    render_html,
+    render_markdown,
+    summary_table,
+    write_report,
+)
 from assistant.evaluation.runner import (
     EvalReport,
     SystemReport,

@@ -15,7 +15,7 @@ from assistant.evaluation.cases import CaseSet, EvalCase, load_cases
 from assistant.evaluation.records import CaseResult
 from assistant.evaluation.scoring import METRICS, score_case, summarize, summarize_by_kind
 from assistant.evaluation.systems import EvalSystem
-from assistant.evaluation.thresholds import Thresholds, ThresholdCheck, check_thresholds, load_thresholds
+from assistant.evaluation.thresholds import ThresholdCheck, Thresholds, check_thresholds, load_thresholds
 
 ProgressFn = Callable[[int, int, str], None]
 OURS = "ours"
@@ -255,6 +255,10 @@ def run_evaluation(
         ours_metrics, limits, {b.name: b.metrics for b in baselines} if baselines else None
     )
     warnings = list(case_set.warnings)
+    for case in cases:
+        unknown = [d for d in case.expected_sources if d not in index_doc_ids]
+        if unknown:
+            warnings.append(f"cas « {case.id} » : source(s) attendue(s) absente(s) de l'index : {', '.join(unknown)}")
     if judge and not any(r.judge and not r.judge.get("error") for r in reports[0].results):
         warnings.append("juge LLM : aucune réponse notée (voir les erreurs par cas)")
     report = EvalReport(

@@ -1,13 +1,16 @@
 """The systems an evaluation runs: our pipeline, and the same chain restricted to one retrieval mode.
 
-Every system answers a case (timed) and, untimed, gives the 10 passages it retrieves for the
-question it actually searched, which the retrieval metrics rank by document.
+Every system answers a case (timed) and then, untimed, repeats the chain's own search (same
+query string, after condensation and jargon expansion, same filters) at depth 10: that ranking
+feeds the retrieval metrics, so they measure what the chain actually retrieved.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any, Protocol
+
+import numpy as np
 
 from assistant.chain import AnswerChain
 from assistant.config import RetrievalMode, Settings
@@ -16,8 +19,10 @@ from assistant.evaluation.metrics import RETRIEVAL_DEPTH
 from assistant.evaluation.records import SystemOutput
 from assistant.pipeline import Pipeline
 from assistant.retrieval import Hit, Searcher
+from assistant.store import IndexReader
 
 WARM_UP_QUESTION = "Que prévoit la doctrine d'achat numérique de l'État ?"
+MODE_LABELS = {"bm25": "BM25 seul", "dense": "Dense seul", "rrf": "Fusion RRF", "hybrid": "Hybride"}
 
 
 class EvalSystem(Protocol):
@@ -32,70 +37,91 @@ class EvalSystem(Protocol):
     def close(self) -> None: ...
 
 
-class PipelineSystem:
-    """Our answer chain (possibly with another retrieval mode), same generator and evidence gate."""
+class RecordingSearcher(Searcher):
+    """A Searcher that records the chain's search calls and embeds each query string once.
 
-    def __init__(
-        self, name: str, label: str, chain: AnswerChain, searcher: Searcher, *,
-        mode: RetrievalMode | None = None, use_llm: bool = False,
-    ) -> None:
+    In ``bm25`` mode the plain searcher computes no dense similarity (``Hit.dense`` = 0) and the
+    gate would refuse everything; the BM25 baseline must differ from ours by its ranking only, so
+    its hits carry the cosine of the returned passages (ranking untouched) for the gate.
+    """
+
+    def __init__(self, settings: Settings, reader: IndexReader, vectors: dict[str, np.ndarray] | None = None) -> None:
+        super().__init__(settings, reader)
+        self.vectors: dict[str, np.ndarray] = {} if vectors is None else vectors
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def vector(self, query: str) -> np.ndarray:
+        if query not in self.vectors:
+            self.vectors[query] = self.embeddings.encode([query])[0]
+        return self.vectors[query]
+
+    def search(self, query: str, k: int | None = None, **kwargs: Any) -> list[Hit]:  # type: ignore[override]
+        self.calls.append((query, {key: v for key, v in kwargs.items() if key != "query_vector"}))
+        if kwargs.get("query_vector") is None and query.strip():
+            kwargs["query_vector"] = self.vector(query)
+        hits = super().search(query, k, **kwargs)
+        if (kwargs.get("mode") or self.settings.retrieval_mode) != "bm25" or not hits:
+            return hits
+        vector = kwargs["query_vector"]
+        stored = self.reader.embeddings_for([h.chunk_id for h in hits])
+        return [h._replace(dense=float(stored[h.chunk_id] @ vector)) if h.chunk_id in stored else h for h in hits]
+
+
+class PipelineSystem:
+    """Our answer chain (possibly with another retrieval mode): same generator, gate and condensation."""
+
+    def __init__(self, name: str, label: str, chain: AnswerChain, searcher: RecordingSearcher, *,
+                 use_llm: bool = False) -> None:
         self.name = name
         self.label = label
         self.chain = chain
         self.searcher = searcher
-        self.mode = mode
         self.use_llm = use_llm
         self.setup_s = 0.0
+        self.fresh_vectors = True  # each case pays its own embedding: latencies stay comparable
 
     def warm_up(self) -> None:
         """Load models and the index outside the timed cases."""
         self.chain.invoke(WARM_UP_QUESTION, use_llm=False)
 
     def run(self, case: EvalCase) -> SystemOutput:
+        self.searcher.calls.clear()
+        if self.fresh_vectors:
+            self.searcher.vectors.clear()
         t0 = time.perf_counter()
         answer = self.chain.invoke(case.question, list(case.history), use_llm=self.use_llm)
         latency = (time.perf_counter() - t0) * 1000
-        query = answer.standalone_question or case.question
-        hits = self.searcher.search(query, RETRIEVAL_DEPTH, mode=self.mode)
+        if self.searcher.calls:
+            query, kwargs = self.searcher.calls[0]  # the chain's retrieval step
+        else:
+            query, kwargs = answer.standalone_question or case.question, {}
+        hits = self.searcher.search(query, RETRIEVAL_DEPTH, **kwargs)
         return SystemOutput(
             answer=answer.answer, refused=answer.refused, citations=list(answer.citations),
             retrieved_doc_ids=[h.doc_id for h in hits], latency_ms=latency, query=query, generator=answer.generator,
         )
 
     def close(self) -> None:
-        return None
+        self.searcher.vectors.clear()
+
+
+def chain_system(
+    pipeline: Pipeline, name: str, label: str, settings: Settings, *, use_llm: bool = False,
+    searcher: RecordingSearcher | None = None,
+) -> PipelineSystem:
+    """A fresh AnswerChain on the shared index and models (the app's own pipeline is left untouched)."""
+    searcher = searcher or RecordingSearcher(settings, pipeline.reader)
+    llm = pipeline.llm if use_llm else None
+    return PipelineSystem(name, label, AnswerChain(settings, searcher, llm), searcher, use_llm=use_llm)
 
 
 def ours(pipeline: Pipeline, use_llm: bool = False) -> PipelineSystem:
     settings = pipeline.settings
-    label = f"Doctrine ({settings.retrieval_mode}, garde-fou)"
-    return PipelineSystem("ours", label, pipeline.chain, pipeline.searcher, use_llm=use_llm)
-
-
-class DenseSignalSearcher(Searcher):
-    """Searcher whose BM25-mode hits still carry their dense cosine.
-
-    In ``bm25`` mode the searcher computes no dense similarity (``Hit.dense`` = 0), and the gate
-    would refuse everything. The BM25 baseline must differ from ours by its ranking only, so the
-    gate gets the same evidence signal: the cosine of the returned passages (ranking untouched).
-    """
-
-    def search(self, query: str, k: int | None = None, **kwargs: Any) -> list[Hit]:  # type: ignore[override]
-        hits = super().search(query, k, **kwargs)
-        if (kwargs.get("mode") or self.settings.retrieval_mode) != "bm25" or not hits:
-            return hits
-        vector = kwargs.get("query_vector")
-        if vector is None:
-            vector = self.embeddings.encode([query])[0]
-        stored = self.reader.embeddings_for([h.chunk_id for h in hits])
-        return [h._replace(dense=float(stored[h.chunk_id] @ vector)) if h.chunk_id in stored else h for h in hits]
+    label = f"Doctrine ({MODE_LABELS.get(settings.retrieval_mode, settings.retrieval_mode).lower()}, garde-fou)"
+    return chain_system(pipeline, "ours", label, settings, use_llm=use_llm)
 
 
 def single_mode(pipeline: Pipeline, mode: RetrievalMode) -> PipelineSystem:
     """The same chain (generator, gate, condensation) with one retriever only."""
     settings: Settings = pipeline.settings.model_copy(update={"retrieval_mode": mode})
-    searcher = DenseSignalSearcher(settings, pipeline.reader)
-    chain = AnswerChain(settings, searcher, llm=None)
-    labels = {"bm25": "BM25 seul", "dense": "Dense seul", "rrf": "Fusion RRF", "hybrid": "Hybride"}
-    return PipelineSystem(mode, f"{labels.get(mode, mode)} (même générateur, même garde-fou)", chain, searcher,
-                          mode=mode)
+    return chain_system(pipeline, mode, f"{MODE_LABELS.get(mode, mode)} (même générateur, même garde-fou)", settings)

@@ -81,7 +81,7 @@ class CorpusService:
         rows = [[
             m.get("title", ""), render.kind_label(m.get("kind")), render.french_date(m.get("date")),
             "oui" if render.doc_in_force(m, day or today) else "non", counts.get(m["doc_id"], 0),
-            "ajouté" if m.get("origin") == "user" else "base documentaire",
+            "ajouté" if m.get("origin") == "user" else "corpus",
         ] for m in docs]
         ids = [m["doc_id"] for m in docs]
         choices = [(m.get("title", m["doc_id"]), m["doc_id"]) for m in docs]

@@ -65,9 +65,8 @@ class QualityService:
         """Summary, by-kind table, systems table, three figures, configuration, failed cases, report files."""
         data = latest_report(self.reports_dir)
         if data is None:
-            empty = gr.update(value=None)
-            return (render.notice_html(render.texts()["quality_empty"]), gr.update(value=[]), gr.update(visible=False),
-                    empty, empty, empty, empty, gr.update(value=[]), empty)
+            return (render.notice_html(render.texts()["quality_empty"]), [], gr.update(visible=False),
+                    None, None, None, None, [], None)
         systems = data.get("systems") or []
         ours = next((s for s in systems if s.get("name") == "ours"), systems[0] if systems else {})
         metrics = ours.get("metrics", {})
@@ -117,10 +116,8 @@ class QualityService:
             for r in ours.get("results", []) if not r.get("passed", not r.get("reasons"))
         ]
         files = [p for p in (data.get("files") or {}).values() if Path(p).is_file()]
-        return (summary, gr.update(value=by_kind),
-                gr.update(value=system_rows, visible=compare),
-                *[gr.update(value=figures.get(name)) for name in FIGURE_CAPTIONS], gr.update(value=config),
-                gr.update(value=failed), gr.update(value=files or None))
+        return (summary, by_kind, gr.update(value=system_rows, visible=compare),
+                *[figures.get(name) for name in FIGURE_CAPTIONS], config, failed, files or None)
 
     def run(self, compare: bool, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         """Evaluate the shipped cases (one run at a time); the report lands in evals/reports/."""

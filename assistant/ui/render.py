@@ -102,13 +102,18 @@ def answer_body(text: str, turn: int, titles: Mapping[int, str] | None = None) -
         if n in titles:
             pieces.append(
                 f'<a class="cite" href="#{source_anchor(turn, n)}" data-turn="{turn}" data-n="{n}" '
-                f'title="Source {n} : {esc(titles[n])}">[{n}]</a>'
+                f'title="Source {n} : {_attr(titles[n])}">[{n}]</a>'
             )
         else:
             pieces.append(md_text(match.group(0)))
         last = match.end()
     pieces.append(md_text(text[last:]))
     return "".join(pieces)
+
+
+def _attr(text: str) -> str:
+    """Attribute text that Markdown cannot read as a link either."""
+    return esc(text).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def question_message(question: str) -> str:
@@ -243,9 +248,7 @@ def document_html(meta: Mapping[str, Any], sections: Iterable[Mapping[str, Any]]
     if meta.get("valid_to"):
         head.append(f'<span class="badge badge-outdated">Abrogé ou remplacé le {esc(french_date(meta["valid_to"]))}</span>')
     head.append("</div>")
-    links = [_link(s.get("url"), _host(s.get("url", ""))) for s in meta.get("sources") or []]
-    if any(links):
-        head.append('<div class="doc-links">Sources : ' + " ".join(x for x in links if x) + "</div>")
+    head.append(_doc_sources(meta.get("sources") or []))
     body = []
     for sec in sections:
         path = [p.strip() for p in str(sec.get("section", "")).split(">") if p.strip()]
@@ -259,6 +262,23 @@ def document_html(meta: Mapping[str, Any], sections: Iterable[Mapping[str, Any]]
             + f'<div class="doc-text">{esc(sec.get("text", ""))}</div></section>'
         )
     return '<div class="doc-reader">' + "".join(head) + "".join(body) + "</div>"
+
+
+def _doc_sources(sources: Sequence[Mapping[str, Any]]) -> str:
+    """The document's public sources, once each, folded away when there are many."""
+    seen: dict[str, str] = {}
+    for src in sources:
+        url = str(src.get("url") or "")
+        if re.match(r"^https?://", url) and url not in seen:
+            seen[url] = str(src.get("confidence") or "")
+    if not seen:
+        return ""
+    items = "".join(
+        f"<li>{_link(url, _host(url))} <span class=\"source-date\">{esc(CONFIDENCE_LABELS.get(conf, (conf, ''))[0])}"
+        f"</span></li>" for url, conf in seen.items()
+    )
+    return (f'<details class="doc-links"><summary>Sources publiques du document ({len(seen)})</summary>'
+            f"<ul>{items}</ul></details>")
 
 
 def _host(url: str) -> str:
