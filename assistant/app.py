@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
-# Answers take a few hundred ms of CPU each: a few at once keeps the page responsive for everyone.
-CONCURRENCY = 4
+# An extractive answer is ~20 ms of CPU plus a short progressive display (sleeps): 8 at once keeps
+# the queue short without oversubscribing a small server; heavier work has its own lower limits.
+CONCURRENCY = 8
 QUEUE_MAX = 256
 
 AuthSpec = Callable[[str, str], bool] | tuple[str, str] | list[tuple[str, str]] | None

@@ -1,6 +1,6 @@
 """Load check of the web app: N concurrent gradio_client sessions, each asking Q questions.
 
-    .venv/bin/python bench/load.py                       # starts the app on a free loopback port
+    .venv/bin/python bench/load.py                       # starts the app (own process) on a free loopback port
     .venv/bin/python bench/load.py --url http://127.0.0.1:7860/ --clients 20 --questions 5
 
 Each client is its own browser-like session (follow-up questions use its own history). Prints
@@ -10,8 +10,10 @@ p50/p95/max latency per question, throughput and the error count; exit status 1 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -47,11 +49,39 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def serve(port: int) -> None:
+    """Server side, in its own process so that client threads do not share its interpreter."""
+    from assistant.app import launch
+    from assistant.config import Settings
+    from assistant.pipeline import get_pipeline
+
+    settings = Settings()
+    get_pipeline(settings).chain.invoke(QUESTIONS[0])  # load models and index before timing
+    launch(settings, port=port, quiet=True)
+
+
+def start_server() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(port)], env=os.environ.copy())
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"le serveur s'est arrêté (code {proc.returncode}) : index absent ? lancez « doctrine index »")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit("le serveur n'a pas démarré en 5 minutes")
+
+
 def run_client(url: str, n: int, questions: int, latencies: list[float], errors: list[str], lock: threading.Lock) -> None:
     from gradio_client import Client
 
     try:
-        client = Client(url, verbose=False, analytics_enabled=False)
+        client = Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 120})
     except Exception as exc:  # noqa: BLE001 - counted, not raised
         with lock:
             errors.extend([f"client {n}: connexion impossible ({exc})"] * questions)
@@ -76,20 +106,16 @@ def main() -> int:
     parser.add_argument("--url", help="application déjà lancée (sinon démarrée ici sur 127.0.0.1)")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--questions", type=int, default=5)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return 0
 
-    demo = None
+    server = None
     url = args.url
     if url is None:
-        from assistant.app import launch
-        from assistant.config import Settings
-        from assistant.pipeline import get_pipeline
-
-        settings = Settings()
-        get_pipeline(settings).chain.invoke(QUESTIONS[0])  # load models and index before timing
-        port = free_port()
-        demo = launch(settings, port=port, prevent_thread_lock=True, quiet=True)
-        url = f"http://127.0.0.1:{port}/"
+        server, url = start_server()
 
     latencies: list[float] = []
     errors: list[str] = []
@@ -102,8 +128,9 @@ def main() -> int:
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    if demo is not None:
-        demo.close()
+    if server is not None:
+        server.terminate()
+        server.wait(timeout=30)
 
     total = args.clients * args.questions
     print(f"Charge : {args.clients} clients x {args.questions} questions = {total} requêtes sur {url}")

@@ -165,6 +165,20 @@ def test_compare_runs_every_system_with_same_cases(compared: EvalReport) -> None
     assert calls[-1][0] == calls[-1][1] == 5 * 4 + 1
 
 
+def test_naive_baseline_stays_offline(eval_settings: Settings, no_network: list) -> None:
+    from assistant.evaluation.baselines import NaiveLangChainSystem
+
+    system = NaiveLangChainSystem(eval_settings)
+    try:
+        output = system.run(load_cases(CASES).cases[1])
+    finally:
+        system.close()
+    assert no_network == []
+    assert system.chunks >= 2 and not output.refused and output.citations
+    assert output.retrieved_doc_ids[0] == "circulaire-test"
+    assert not Path(system._dir).exists()  # the temporary Chroma folder is removed
+
+
 def test_report_files_are_complete_and_self_contained(compared: EvalReport) -> None:
     folder = Path(compared.out_dir or "")
     assert folder.parent.name == "reports" and re.fullmatch(r"\d{8}-\d{6}(-\d+)?", folder.name)

@@ -32,13 +32,13 @@ RATINGS = {"👍 Utile": "up", "👎 À améliorer": "down"}
 REASON_TAGS = ("inexact", "source manquante", "hors sujet", "trop long")
 MAX_COMMENT_CHARS = 2000
 HISTORY_TURNS = 3
-REVEAL_STEPS = 8
-REVEAL_DELAY_S = 0.03
+REVEAL_STEPS = 1
+REVEAL_DELAY_S = 0.025
 MIN_YIELD_INTERVAL_S = 0.05
 
 _feedback_lock = threading.Lock()
 
-ChatOutputs = tuple[list[dict[str, str]], str, dict[str, Any] | None, dict[str, Any], str]
+ChatOutputs = tuple[Any, ...]
 
 
 def new_state() -> dict[str, Any]:
@@ -82,7 +82,7 @@ class ChatService:
         before = render.chat_messages(turns)
         user_msg = {"role": "user", "content": render.question_message(cleaned)}
         thinking = {"role": "assistant", "content": f"*{render.esc(render.texts()['thinking'])}*"}
-        yield [*before, user_msg, thinking], render.sources_panel(turns), None, state, ""
+        yield [*before, user_msg, thinking], gr.skip(), None, gr.skip(), ""
 
         try:
             chain = get_pipeline(self.settings).chain
@@ -98,7 +98,7 @@ class ChatService:
                 if now - last_yield >= MIN_YIELD_INTERVAL_S:
                     last_yield = now
                     partial = {"role": "assistant", "content": render.answer_body("".join(streamed), turn_index)}
-                    yield [*before, user_msg, partial], render.sources_panel(turns), None, state, ""
+                    yield [*before, user_msg, partial], gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except QuestionError as exc:
             raise gr.Error(str(exc), title="Question refusée") from exc
         except IndexError_ as exc:
@@ -127,7 +127,7 @@ class ChatService:
         for end in range(step, len(words), step):
             time.sleep(REVEAL_DELAY_S)
             partial = {"role": "assistant", "content": render.answer_body(" ".join(words[:end]), turn_index, titles)}
-            yield [*before, user_msg, partial], render.sources_panel(turns), None, state, ""
+            yield [*before, user_msg, partial], gr.skip(), gr.skip(), gr.skip(), gr.skip()
 
     # -- conversation management
 

@@ -1,0 +1,69 @@
+"""The shipped knowledge base: contract, sourcing, structure, and criteria.yaml references."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.config import PROJECT_ROOT
+from assistant.corpus import load_knowledge
+from assistant.criteria import CRITERION_IDS, ROUTE_IDS, load_catalog
+
+KNOWLEDGE = PROJECT_ROOT / "knowledge"
+REPORT = load_knowledge(KNOWLEDGE)
+DOCS = {d.doc_id: d for d in REPORT.documents}
+
+
+def test_every_file_is_valid_and_ids_unique() -> None:
+    assert REPORT.skipped == []
+    files = [p for p in KNOWLEDGE.rglob("*.md") if p.name != "README.md"]
+    assert len(DOCS) == len(files) >= 28
+
+
+@pytest.mark.parametrize("doc_id", sorted(DOCS))
+def test_document_is_sourced_and_has_no_empty_section(doc_id: str) -> None:
+    doc = DOCS[doc_id]
+    assert doc.sources and all(s.url.startswith(("https://", "http://")) and s.confidence for s in doc.sources)
+    assert all(s.text.strip() for s in doc.sections)
+    raw = open(doc.path, encoding="utf-8").read()  # noqa: PTH123
+    body = raw.split("---", 2)[2]
+    headings = re.findall(r"^(#{2,6}) (.+)$", body, re.M)
+    assert headings, doc_id
+    # a heading directly followed by another heading of the same or higher level is an empty section
+    lines = [ln for ln in body.splitlines() if ln.strip()]
+    for current, following in zip(lines, lines[1:], strict=False):
+        if current.startswith("#") and following.startswith("#"):
+            assert len(following.split()[0]) > len(current.split()[0]), f"{doc_id}: section vide « {current} »"
+    assert not re.search(r"^# ", body, re.M), f"{doc_id}: titre de niveau 1 dans le corps"
+
+
+def test_press_documents_are_marked_and_circular_gaps_are_explicit() -> None:
+    presse = [d for d in DOCS.values() if d.kind == "presse"]
+    assert len(presse) >= 4
+    circular = DOCS["circulaire-2026-achat-numerique"]
+    labels = [s.label for s in circular.sections]
+    assert any("Ce qui n'est pas établi" in label for label in labels)
+    text = " ".join(s.text for s in circular.sections)
+    assert "6519/SG" in text and "13 février 2026" in text
+    assert "texte intégral" in text
+
+
+def test_criteria_catalog_matches_contract_and_corpus() -> None:
+    catalog = load_catalog(KNOWLEDGE)
+    assert catalog.criterion_ids == CRITERION_IDS
+    assert set(catalog.route_ids) == set(ROUTE_IDS)
+    for item in [*catalog.criteria, *catalog.routes]:
+        for ref in item.references:
+            assert ref.doc in DOCS, f"{item.id}: document inconnu {ref.doc}"
+            if ref.section:
+                labels = [s.label for s in DOCS[ref.doc].sections] + [
+                    " > ".join(s.path[: i + 1]) for s in DOCS[ref.doc].sections for i in range(len(s.path))
+                ]
+                assert any(lbl == ref.section or lbl.endswith(f" > {ref.section}") for lbl in labels), (
+                    f"{item.id}: section « {ref.section} » absente de {ref.doc}"
+                )
+    for criterion in catalog.criteria:
+        assert criterion.evidence_to_request, criterion.id
+        for related in getattr(criterion, "related", ()):
+            assert related in DOCS, f"{criterion.id}: related {related} inconnu"

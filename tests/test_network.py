@@ -1,0 +1,48 @@
+"""Offline by construction: nothing leaves the machine while loading models, indexing, searching,
+answering and drafting (a guard fails on any non-loopback connection or DNS lookup)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+from assistant.config import OFFLINE_ENV, Settings
+from tests.conftest import OutboundConnection
+
+
+def test_guard_really_blocks_outbound(no_network: list) -> None:  # noqa: ANN001
+    with pytest.raises(OutboundConnection):
+        socket.create_connection(("192.0.2.1", 443), timeout=0.1)  # TEST-NET-1: never routed
+    with pytest.raises(OutboundConnection):
+        socket.getaddrinfo("example.org", 443)
+    assert len(no_network) == 2
+
+
+def test_offline_environment_is_forced() -> None:
+    import assistant  # noqa: F401
+
+    for key, value in OFFLINE_ENV.items():
+        assert os.environ[key] == value
+
+
+def test_index_search_ask_draft_make_no_outbound_connection(no_network: list, small_settings: Settings) -> None:  # noqa: ANN001
+    import gradio  # noqa: F401 - importing the UI library must not phone home either
+
+    from assistant.drafting import Drafter
+    from assistant.embeddings import get_embeddings
+    from assistant.indexing import run_index
+    from assistant.pipeline import Pipeline
+
+    get_embeddings("use")
+    run_index(small_settings)
+    pipeline = Pipeline(small_settings)
+    assert pipeline.searcher.search("réversibilité", 3)
+    answer = pipeline.chain.invoke("Que faut-il exiger pour la réversibilité ?")
+    assert answer.citations
+    draft = Drafter(small_settings, pipeline.searcher).draft(
+        {"object": "Logiciel RH", "route": "sur_etagere", "criteria": ["adaptabilite_reversibilite"]}
+    )
+    assert draft.to_json()["sections"]
+    assert no_network == []
