@@ -180,7 +180,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         gr.HTML(render.footer_html())
         for fn, outputs in loaders:
             demo.load(fn, None, outputs, api_visibility="private")
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX, status_update_rate=2)
     return demo
 
 

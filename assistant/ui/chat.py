@@ -32,7 +32,7 @@ RATINGS = {"👍 Utile": "up", "👎 À améliorer": "down"}
 REASON_TAGS = ("inexact", "source manquante", "hors sujet", "trop long")
 MAX_COMMENT_CHARS = 2000
 HISTORY_TURNS = 3
-REVEAL_STEPS = 1
+REVEAL_STEPS = 6
 REVEAL_DELAY_S = 0.025
 MIN_YIELD_INTERVAL_S = 0.05
 

@@ -1,0 +1,166 @@
+"""Retrieval benchmark: index build throughput, warm search latency, memory and disk.
+
+Each measurement runs in a fresh subprocess (honest peak memory). Corpora: the shipped
+knowledge base and synthetic corpora of N passages; embedded Chroma, and optionally a Chroma
+server on loopback (--server). Prints a Markdown table.
+
+    python bench/retrieval.py                       # knowledge + 1,000 + 10,000 passages
+    python bench/retrieval.py --sizes 1000,10000,100000 --server
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+QUERIES = [
+    "réversibilité des données en fin de contrat", "qualification SecNumCloud données sensibles",
+    "méthode en trois temps mutualisation", "frais de transfert cloud", "critère environnemental",
+    "coût complet sur le cycle de vie", "interopérabilité des formats", "plan de sortie à l'échéance",
+    "accessibilité des interfaces", "maintenance corrective du logiciel",
+]
+
+
+def _disk(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def worker(args: argparse.Namespace) -> None:
+    import assistant  # noqa: F401
+    from assistant.config import Settings
+    from assistant.indexing import run_index
+    from assistant.retrieval import Searcher
+
+    data = Path(args.data)
+    knowledge = Path(args.knowledge)
+    settings = Settings(data_dir=data, knowledge_dir=knowledge, chroma_url=args.chroma_url or None)
+    t0 = time.perf_counter()
+    run = run_index(settings)
+    build_s = time.perf_counter() - t0
+    searcher = Searcher(settings)
+    for q in QUERIES[:3]:
+        searcher.search(q, 5)
+    lat = []
+    for i in range(args.queries):
+        q = QUERIES[i % len(QUERIES)] + ("" if i < len(QUERIES) else f" {i}")
+        t = time.perf_counter()
+        searcher.search(q, 5)
+        lat.append((time.perf_counter() - t) * 1000)
+    # incremental re-index of one edited file
+    files = sorted(knowledge.rglob("*.md"))
+    target = next(p for p in files if p.name != "README.md")
+    original = target.read_text(encoding="utf-8")
+    target.write_text(original + "\n\n## Ajout\n\nUne phrase ajoutée pour mesurer la réindexation incrémentale.\n",
+                      encoding="utf-8")
+    t = time.perf_counter()
+    inc = run_index(settings)
+    inc_s = time.perf_counter() - t
+    target.write_text(original, encoding="utf-8")
+    lat.sort()
+    print(json.dumps({
+        "passages": run.stats.passages, "documents": run.stats.documents, "build_s": round(build_s, 2),
+        "passages_per_s": round(run.stats.passages / build_s, 1),
+        "search_p50_ms": round(statistics.median(lat), 2), "search_p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 2),
+        "incremental_s": round(inc_s, 2), "incremental_added": inc.stats.added,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "disk_mb": round(_disk(data) / 1e6, 1),
+    }))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_case(label: str, knowledge: Path, queries: int, server: bool) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="doctrine-bench-"))
+    proc = None
+    url = ""
+    try:
+        if server:
+            port = _free_port()
+            chroma = Path(sys.executable).with_name("chroma")
+            proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp / "server"), "--host", "127.0.0.1",
+                                     "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    env=os.environ | {"ANONYMIZED_TELEMETRY": "False"})
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    time.sleep(0.3)
+            url = f"http://127.0.0.1:{port}"
+        work = tmp / "knowledge"
+        shutil.copytree(knowledge, work)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCTRINE_")}
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", "--data", str(tmp / "data"), "--knowledge", str(work),
+             "--queries", str(queries), "--chroma-url", url],
+            capture_output=True, text=True, env=env, check=False,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr[-2000:])
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        if server:
+            result["disk_mb"] = round(_disk(tmp) / 1e6, 1)
+        return {"corpus": label, "mode": "serveur" if server else "embarqué"} | result
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data")
+    parser.add_argument("--knowledge")
+    parser.add_argument("--chroma-url", default="")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--sizes", default="1000,10000", help="synthetic corpus sizes (passages)")
+    parser.add_argument("--server", action="store_true", help="also measure with a Chroma server on loopback")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    from tests.synthetic import write_synthetic_corpus
+
+    rows = [run_case("knowledge/", ROOT / "knowledge", args.queries, False)]
+    if args.server:
+        rows.append(run_case("knowledge/", ROOT / "knowledge", args.queries, True))
+    for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
+        corpus = write_synthetic_corpus(Path(tempfile.mkdtemp(prefix="doctrine-synth-")) / "k", size)
+        rows.append(run_case(f"synthétique {size:,}".replace(",", " "), corpus, args.queries, False))
+        if args.server:
+            rows.append(run_case(f"synthétique {size:,}".replace(",", " "), corpus, args.queries, True))
+        shutil.rmtree(corpus.parent, ignore_errors=True)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    head = ("| corpus | mode | passages | construction (s) | passages/s | recherche p50 (ms) | p95 (ms) "
+            "| réindexation 1 fichier (s) | RSS max (Mo) | disque (Mo) |")
+    print(head)
+    print("|" + "---|" * 10)
+    for r in rows:
+        print(f"| {r['corpus']} | {r['mode']} | {r['passages']} | {r['build_s']} | {r['passages_per_s']} | "
+              f"{r['search_p50_ms']} | {r['search_p95_ms']} | {r['incremental_s']} | {r['peak_rss_mb']} | {r['disk_mb']} |")
+
+
+if __name__ == "__main__":
+    main()
