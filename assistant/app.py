@@ -103,7 +103,7 @@ def _sources_tab(settings: Settings) -> Loader:
             table = gr.Dataframe(headers=DOC_COLUMNS, label="Documents indexés (cliquez une ligne pour la lire)",
                                  interactive=False, wrap=True, max_height=560, elem_id="docs-table",
                                  elem_classes="sans-table",
-                                 column_widths=["42%", "13%", "15%", "10%", "10%", "10%"])
+                                 column_widths=["38%", "13%", "15%", "11%", "12%", "11%"])
             hits = gr.HTML(elem_id="search-hits")
         with gr.Column(scale=5, min_width=420):
             doc = gr.Dropdown(label="Lire un document", choices=[], value=None, elem_id="doc-picker",
@@ -180,7 +180,7 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
         gr.HTML(render.footer_html())
         for fn, outputs in loaders:
             demo.load(fn, None, outputs, api_visibility="private")
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX, status_update_rate=2)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_MAX)
     return demo
 
 

@@ -235,12 +235,13 @@ class AnswerChain:
         snap = self.searcher.reader.snapshot()
         question = state["standalone"]
         scope = snap.doc_text("circulaire") if re.search(r"circulaire|6519", question, re.I) else ""
+        expanded = self.lexicon.expand(question)
         state["decision"] = decide(
-            question,
+            expanded,
             hits[:6],
             thresholds=self.thresholds,
             idf=snap.idf,
-            anchored=self.lexicon.has_anchor(self.lexicon.expand(question)),
+            anchored=self.lexicon.has_anchor(expanded),
             scope_text=scope,
         )
         state["section_lookup"] = snap.sections.get

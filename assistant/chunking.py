@@ -14,7 +14,7 @@ from typing import NamedTuple
 from assistant.corpus import SourceDocument
 from assistant.text import split_sentences
 
-CHUNKING_VERSION = "4"
+CHUNKING_VERSION = "5"
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
 

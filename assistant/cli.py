@@ -252,7 +252,12 @@ def ask(
 def _register_commands() -> None:
     from assistant.commands.draft import draft as draft_command
 
+    from assistant.commands.eval import eval_command
+    from assistant.commands.serve import serve as serve_command
+
     app.command(name="draft")(draft_command)
+    app.command(name="eval")(eval_command)
+    app.command(name="serve")(serve_command)
 
 
 _register_commands()

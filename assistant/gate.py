@@ -23,6 +23,8 @@ doivent devons dois pouvons peut peux question questions selon concernant propos
 ministere ministeres administration administrations service services notre nos mon ma mes je nous besoin
 exactement precisement expliquer explique expliquez savoir voudrais aimerais souhaite merci bonjour svp
 quoi qui ou quand combien pourquoi lequel laquelle cas chose choses general particulier vrai faux oui non
+numérique numériques état ministère ministères prévoit prévu prévue règle règles général générale précisément
+expliquez expliquer concernant acheteuse acheteurs publique publiques
 """
 GENERIC_STEMS = frozenset(tokens(_GENERIC))
 

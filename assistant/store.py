@@ -438,6 +438,11 @@ class IndexReader:
             if self._snapshot is None or self._snapshot.generation != gen:
                 snap = load_snapshot(self.settings.index_dir, gen)
                 emb = get_embeddings(self.settings.embedding)
+                if snap.manifest.get("chunking_version") != CHUNKING_VERSION:
+                    raise IndexError_(
+                        f"index construit avec le découpage v{snap.manifest.get('chunking_version')} (version "
+                        f"actuelle v{CHUNKING_VERSION}) : lancez « doctrine index » pour le mettre à jour"
+                    )
                 if snap.manifest.get("embedding_model") != emb.model_id:
                     raise IndexError_(
                         f"index construit avec le modèle « {snap.manifest.get('embedding_model')} » mais le "

@@ -56,10 +56,23 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
+_RAW_WORD = re.compile(r"[0-9a-zà-öø-ÿœæ]+")
+
+
 def tokens(text: str) -> list[str]:
-    """Folded, stopword-free, stemmed tokens: the unit of lexical matching everywhere."""
-    kept = [w for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-    return _stemmer().stemWords(kept)
+    """Stopword-free, stemmed, folded tokens: the unit of lexical matching everywhere.
+
+    Stemming runs on the accented word (the French Snowball stemmer relies on accents:
+    « signée » and « signé » both give « sign »), folding comes after.
+    """
+    out: list[str] = []
+    stem = _stemmer().stemWord
+    for raw in _RAW_WORD.findall(text.lower().replace("œ", "oe")):
+        folded = fold(raw)
+        if folded in STOPWORDS or (len(folded) < 2 and not folded.isdigit()):
+            continue
+        out.append(fold(stem(raw)))
+    return out
 
 
 def key_terms(text: str) -> set[str]:

@@ -111,14 +111,13 @@ class ChatService:
 
         data = answer.to_json()
         if not streamed and not answer.refused:
-            yield from self._reveal(data, before, user_msg, turn_index, turns, state)
+            yield from self._reveal(data, before, user_msg, turn_index)
         turns.append({"question": cleaned, "answer": data})
         state["target"] = None
         yield render.chat_messages(turns), render.sources_panel(turns), data, state, ""
 
     def _reveal(
         self, data: dict[str, Any], before: list[dict[str, str]], user_msg: dict[str, str], turn_index: int,
-        turns: list[dict[str, Any]], state: dict[str, Any],
     ) -> Iterator[ChatOutputs]:
         """Progressive display of an answer that came in one piece (extractive generator)."""
         words = str(data.get("answer", "")).split(" ")

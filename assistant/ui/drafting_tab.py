@@ -235,7 +235,7 @@ def build_drafting_tab(settings: Settings) -> None:
             go = gr.Button("Rédiger le projet de justification", variant="primary", elem_id="draft-btn")
         with gr.Column(scale=6, min_width=420):
             files = gr.File(label="Télécharger le projet (Markdown, Word)", file_count="multiple",
-                            interactive=False, elem_id="draft-files", height=100)
+                            interactive=False, elem_id="draft-files")
             preview = gr.HTML(render.notice_html(t["draft_empty"]), elem_id="draft-preview")
             with gr.Accordion("Détails techniques (JSON du projet)", open=False):
                 as_json = gr.JSON(label="Projet")

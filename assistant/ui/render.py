@@ -256,7 +256,7 @@ def document_html(meta: Mapping[str, Any], sections: Iterable[Mapping[str, Any]]
         heading = esc(path[-1]) if path else ""
         crumbs = esc(" › ".join(path[:-1]))
         body.append(
-            f'<section class="doc-section">'
+            '<section class="doc-section">'
             + (f'<div class="doc-crumbs">{crumbs}</div>' if crumbs else "")
             + (f"<h{level}>{heading}</h{level}>" if heading else "")
             + f'<div class="doc-text">{esc(sec.get("text", ""))}</div></section>'
