@@ -217,7 +217,10 @@ class AnswerChain:
     def _retrieve(self, state: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         k = max(state["k"], 6)
-        hits = self.searcher.search(self.lexicon.expand(state["standalone"]), k, filters=state["filters"])
+        signals: dict[str, Any] = {}
+        hits = self.searcher.search(
+            self.lexicon.expand(state["standalone"]), k, filters=state["filters"], signals=signals
+        )
         if state["focus"]:
             # A follow-up: also search its own words with the names of the texts discussed before,
             # so « et pour la réversibilité ? » is not drowned by the previous question's topic.
@@ -227,6 +230,8 @@ class AnswerChain:
             )
             hits = fuse_rankings([focused, hits], k)
         state["hits"] = hits
+        state["max_dense"] = signals.get("max_dense", 0.0)
+        state["gate_hits"] = signals.get("gate_hits") or hits
         state["timings"]["retrieve"] = (time.perf_counter() - t0) * 1000
         return state
 
@@ -238,10 +243,11 @@ class AnswerChain:
         expanded = self.lexicon.expand(question)
         state["decision"] = decide(
             expanded,
-            hits[:6],
+            state.get("gate_hits", hits)[:6],
             thresholds=self.thresholds,
             idf=snap.idf,
             anchored=self.lexicon.has_anchor(expanded),
+            max_dense=state.get("max_dense", 0.0),
             scope_text=scope,
         )
         state["section_lookup"] = snap.sections.get

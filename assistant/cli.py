@@ -253,11 +253,13 @@ def _register_commands() -> None:
     from assistant.commands.draft import draft as draft_command
 
     from assistant.commands.eval import eval_command
+    from assistant.commands.serve import auth_line
     from assistant.commands.serve import serve as serve_command
 
     app.command(name="draft")(draft_command)
     app.command(name="eval")(eval_command)
     app.command(name="serve")(serve_command)
+    app.command(name="auth-line")(auth_line)
 
 
 _register_commands()

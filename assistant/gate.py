@@ -36,6 +36,9 @@ _REFERENCE = re.compile(
 _EN_STOP = frozenset("the what which is are does do of and to for in on with how can should must who when".split())
 
 
+DEGRADED_DENSE = -1.0  # dense score of hits found while Chroma was unavailable
+
+
 class GateDecision(NamedTuple):
     refused: bool
     reason: str
@@ -108,11 +111,14 @@ def decide(
     idf: Callable[[str], float] | None = None,
     anchored: bool = True,
     scope_text: str = "",
+    max_dense: float = 0.0,
 ) -> GateDecision:
     """Refuse unless the evidence plausibly supports an answer (see module docstring)."""
     if not hits:
         return GateDecision(True, "aucun passage", 0.0, 0.0, None, anchored)
     top_dense = max(h.dense for h in hits)
+    if top_dense > DEGRADED_DENSE:
+        top_dense = max(top_dense, max_dense)
     overlap = term_overlap(question, hits, idf=idf)
     reference = missing_reference(question, hits, scope_text)
     t = thresholds
@@ -122,7 +128,7 @@ def decide(
 
     if reference:
         return verdict(True, "référence introuvable")
-    degraded = top_dense <= -1.0  # dense search was unavailable: judge on the terms alone
+    degraded = top_dense <= DEGRADED_DENSE  # dense search was unavailable: judge on the terms alone
     if degraded:
         return verdict(overlap < t.unanchored_overlap, "termes de la question absents des passages")
     if top_dense < t.min_dense:

@@ -18,6 +18,7 @@ from assistant.retrieval import Hit
 from assistant.text import fold, tokens
 
 CIRCULAR_ID = "circulaire-2026-achat-numerique"
+CUT = 0.5  # units scoring under this share of the best one are not worth showing
 SectionLookup = Callable[[str], SectionRecord | None]
 
 
@@ -56,6 +57,11 @@ def _expand_list(section_units_: list[Unit], index: int) -> tuple[int, int]:
     return lo, hi
 
 
+def _near_duplicate(terms: set[str], chosen: list[set[str]], threshold: float = 0.6) -> bool:
+    """The same fact reported by several documents (Jaccard similarity of stemmed terms)."""
+    return any(len(terms & other) / max(1, len(terms | other)) >= threshold for other in chosen if terms)
+
+
 def make_citation(n: int, hit: Hit, quote: str, passage: str) -> Citation:
     return Citation(
         n=n, doc_id=hit.doc_id, title=hit.title, section=hit.section, quote=quote, source_url=hit.source_url,
@@ -69,10 +75,13 @@ class ExtractiveGenerator:
 
     name = "extractive"
 
-    def __init__(self, settings: Settings, max_units: int = 6, max_chars: int = 1200) -> None:
+    def __init__(
+        self, settings: Settings, max_units: int = 7, max_chars: int = 1400, hit_weight: float = 0.6
+    ) -> None:
         self.settings = settings
         self.max_units = max_units
         self.max_chars = max_chars
+        self.hit_weight = hit_weight
         self.msg = messages(settings.prompts_dir)
 
     def generate(
@@ -91,7 +100,7 @@ class ExtractiveGenerator:
                 overlap = (len(terms & unit_terms) + len(focus_terms & unit_terms)) / max(
                     1, len(terms) + len(focus_terms)
                 )
-                score = 0.55 * hit.score + 0.45 * overlap - 0.01 * u_i
+                score = self.hit_weight * hit.score + (1 - self.hit_weight) * overlap - 0.01 * u_i
                 if len(unit.text) < 25 and not unit.is_list:
                     score -= 0.2
                 scored.append((score, rank, u_i, unit))
@@ -103,12 +112,14 @@ class ExtractiveGenerator:
         chosen: list[tuple[int, int, str]] = []  # rank, unit order, text
         used_chars = 0
         per_doc: dict[str, int] = {}
+        chosen_terms: list[set[str]] = []
         for score, rank, u_i, unit in scored:
-            if len(chosen) >= self.max_units or score < 0.55 * best:
+            if len(chosen) >= self.max_units or score < CUT * best:
                 break
             hit = hits[rank]
             key = squash(fold(unit.text))
-            if key in seen_text or per_doc.get(hit.doc_id, 0) >= 4:
+            unit_terms = set(tokens(unit.text))
+            if key in seen_text or per_doc.get(hit.doc_id, 0) >= 4 or _near_duplicate(unit_terms, chosen_terms):
                 continue
             section = sections(hit.section_id)
             block = unit.text
@@ -126,6 +137,7 @@ class ExtractiveGenerator:
             if used_chars + len(block) > self.max_chars and chosen:
                 continue
             seen_text.add(key)
+            chosen_terms.append(unit_terms)
             used_chars += len(block)
             per_doc[hit.doc_id] = per_doc.get(hit.doc_id, 0) + 1
             chosen.append((rank, u_i, block))
@@ -174,7 +186,7 @@ class ExtractiveGenerator:
             passage = section.text if section is not None else hit.text
             quote = max(quotes[chunk_id], key=len)
             citations.append(make_citation(n, hit, quote, passage))
-        lead_hit = hits[chosen[0][0]] if chosen else hits[0]
+        lead_hit = next((hits[c[0]] for c in sorted(chosen) if hits[c[0]].doc_id == doc_order[0]), hits[0]) if chosen else hits[0]
         press = self.msg["press_suffix"] if _is_press(lead_hit) else ""
         key = "lead_single" if len(doc_order) == 1 else "lead_multi"
         lead = self.msg[key].format(title=f"*{lead_hit.title}*", press=press)

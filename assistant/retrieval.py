@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # Dense score of hits found while Chroma was unavailable: "unknown", not "dissimilar".
 DEGRADED = -1.0
+GATE_FUSION_WEIGHT = 0.8
 
 
 class Filters(NamedTuple):
@@ -103,7 +104,10 @@ class Searcher:
         filters: Filters = Filters(),
         dense_weight: float | None = None,
         query_vector: np.ndarray | None = None,
+        signals: dict[str, Any] | None = None,
     ) -> list[Hit]:
+        """Top-k passages. ``signals`` (optional) receives ``max_dense``, the best cosine over all
+        dense candidates, which the evidence gate uses whatever the fusion weight."""
         k = k or self.settings.k
         mode = mode or self.settings.retrieval_mode
         weight = self.settings.dense_weight if dense_weight is None else dense_weight
@@ -133,6 +137,8 @@ class Searcher:
                 log.warning("dense search unavailable, answering from BM25 only", exc_info=True)
                 mode, dense = "bm25", {i: DEGRADED for i in bm25_ranked}
 
+        if signals is not None and mode != "bm25":
+            signals["max_dense"] = max(dense.values(), default=0.0)
         candidates = list(dict.fromkeys(list(dense) + bm25_ranked))
         if not candidates:
             return []
@@ -154,6 +160,14 @@ class Searcher:
         else:
             bm25_norm = bm25_v / bm25_v.max() if bm25_v.max() > 0 else bm25_v
             scores = weight * _minmax(dense_v) + (1.0 - weight) * bm25_norm
+        if signals is not None and mode != "bm25":
+            # The evidence gate is calibrated on one reference fusion, whatever ranking answers use.
+            bm25_norm = bm25_v / bm25_v.max() if bm25_v.max() > 0 else bm25_v
+            ref = GATE_FUSION_WEIGHT * _minmax(dense_v) + (1.0 - GATE_FUSION_WEIGHT) * bm25_norm
+            signals["gate_hits"] = [  # type: ignore[assignment]
+                self._hit(snap, int(idx[o]), float(ref[o]), float(dense_v[o]), float(bm25_v[o]))
+                for o in np.argsort(-ref, kind="stable")[:6]
+            ]
         order = np.argsort(-scores, kind="stable")[:k]
         return [self._hit(snap, int(idx[o]), float(scores[o]), float(dense_v[o]), float(bm25_v[o])) for o in order]
 

@@ -62,11 +62,16 @@ class CachingSearcher(RecordingSearcher):
         filters: Filters = kwargs.get("filters") or Filters()
         key = (query, k or self.settings.k, kwargs.get("mode"), filters, kwargs.get("dense_weight"),
                *(getattr(self.settings, f) for f in RETRIEVAL_FIELDS))
+        signals = kwargs.pop("signals", None)
         if key not in self._results:
-            self._results[key] = super().search(query, k, **kwargs)
+            found: dict[str, Any] = {}
+            self._results[key] = (super().search(query, k, signals=found, **kwargs), found)
         else:
             self.calls.append((query, {name: v for name, v in kwargs.items() if name != "query_vector"}))
-        return self._results[key]
+        hits, found = self._results[key]
+        if signals is not None:
+            signals.update(found)
+        return hits
 
 
 def gate_fields(settings: Settings) -> list[str]:

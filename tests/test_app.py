@@ -319,8 +319,14 @@ def test_upload_good_and_corrupt_files(tmp_path: Path, no_network: list) -> None
         assert get_pipeline(settings).reader.snapshot().generation == generation
         report = client.predict([handle_file(str(good)), handle_file(str(corrupt))], api_name="/upload")
         assert "Ajouté" in report and "note-interne.md" in report and "Ignoré" in report
-        snap = get_pipeline(settings).reader.snapshot()
-        assert snap.generation != generation and "user-note-interne-md" in snap.docs
+        from assistant.store import current_generation
+        from assistant.ui.corpus import fresh_snapshot
+
+        committed = current_generation(settings.index_dir)
+        assert committed and committed != generation
+        snap = fresh_snapshot(settings, committed)
+        assert snap.generation == committed and "user-note-interne-md" in snap.docs
+        assert "passage(s) indexé(s)" in report and "0 passage(s)" not in report
         question = "Où le ministère héberge-t-il les données des agents ?"
         _, _, answer = _ask(client, question)
         expected = get_pipeline(settings).chain.invoke(question).to_json()

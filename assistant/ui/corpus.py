@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -153,8 +154,8 @@ class CorpusService:
                 )
         rows: list[tuple[str, str, str]] = []
         counts: dict[str, int] = {}
-        if result.added:
-            snap = get_pipeline(self.settings).reader.snapshot()
+        if result.added and result.stats:
+            snap = fresh_snapshot(self.settings, result.stats.generation)
             for p in snap.passages:
                 counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
         for name in result.added:
@@ -169,6 +170,17 @@ class CorpusService:
         else:
             summary = "Aucun fichier ajouté : l'index n'a pas été modifié."
         return render.ingest_report_html(rows, summary)
+
+
+def fresh_snapshot(settings: Settings, generation: str, timeout_s: float = 3.0):  # noqa: ANN201
+    """The reader's snapshot once it serves ``generation`` (it re-checks the index every 0.5 s)."""
+    reader = get_pipeline(settings).reader
+    deadline = time.monotonic() + timeout_s
+    snap = reader.snapshot()
+    while snap.generation != generation and time.monotonic() < deadline:
+        time.sleep(0.1)
+        snap = reader.snapshot()
+    return snap
 
 
 def _section_position(section_id: str) -> int:
