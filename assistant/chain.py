@@ -16,8 +16,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from assistant.citations import Citation, check_answer, verify_citations
 from assistant.config import Settings
 from assistant.gate import GateDecision, GateThresholds, decide, is_english
-from assistant.lexicon import load_lexicon
 from assistant.generation import CIRCULAR_ID, ExtractiveGenerator, LLMGenerator, numbered_sources
+from assistant.lexicon import load_lexicon
 from assistant.prompts import messages
 from assistant.retrieval import DEGRADED, Filters, Hit, Searcher
 from assistant.text import tokens

@@ -67,16 +67,9 @@ def section_units(text: str, max_chars: int) -> list[Unit]:
         if not lines:
             continue
         buffer: list[str] = []
-
-        def flush_prose() -> None:
-            if buffer:
-                for sentence in split_sentences(" ".join(buffer)):
-                    units.extend(Unit(piece, False) for piece in _wrap(sentence, max_chars))
-                buffer.clear()
-
         for line in lines:
             if _LIST_ITEM.match(line):
-                flush_prose()
+                _flush_prose(buffer, units, max_chars)
                 item = re.sub(r"\s+", " ", line.strip())
                 units.extend(Unit(piece, True) for piece in _wrap(item, max_chars))
             elif units and units[-1].is_list and line.startswith(("  ", "\t")):
@@ -84,8 +77,40 @@ def section_units(text: str, max_chars: int) -> list[Unit]:
                 units.append(Unit(f"{last.text} {line.strip()}", True))
             else:
                 buffer.append(line.strip())
-        flush_prose()
+        _flush_prose(buffer, units, max_chars)
     return units
+
+
+def _flush_prose(buffer: list[str], units: list[Unit], max_chars: int) -> None:
+    if buffer:
+        for sentence in split_sentences(" ".join(buffer)):
+            units.extend(Unit(piece, False) for piece in _wrap(sentence, max_chars))
+        buffer.clear()
+
+
+def list_run(units: list[Unit], index: int, max_items: int | None = None) -> tuple[int, int] | None:
+    """The list around ``units[index]`` (a list item, or a lead-in ending with ':') with its lead-in.
+
+    Returns (first, last) unit indexes; ``(index, index)`` for plain prose; None when a lead-in has
+    no list after it or when the list is longer than ``max_items``.
+    """
+    unit = units[index]
+    if not unit.is_list and not unit.text.endswith(":"):
+        return index, index
+    lo = hi = index
+    if not unit.is_list:
+        if index + 1 >= len(units) or not units[index + 1].is_list:
+            return None
+        hi = index + 1
+    while lo > 0 and units[lo].is_list and units[lo - 1].is_list:
+        lo -= 1
+    if units[lo].is_list and lo > 0 and units[lo - 1].text.endswith(":"):
+        lo -= 1
+    while hi + 1 < len(units) and units[hi + 1].is_list:
+        hi += 1
+    if max_items is not None and hi - lo > max_items:
+        return None
+    return lo, hi
 
 
 def _pack(units: list[Unit], max_chars: int, max_sentences: int) -> list[list[Unit]]:

@@ -251,7 +251,6 @@ def ask(
 
 def _register_commands() -> None:
     from assistant.commands.draft import draft as draft_command
-
     from assistant.commands.eval import eval_command
     from assistant.commands.serve import auth_line
     from assistant.commands.serve import serve as serve_command

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from assistant.chunking import Unit, section_units
+from assistant.chunking import Unit, list_run, section_units
 from assistant.citations import quote_in_passage, squash
 from assistant.criteria import Reference
 from assistant.gate import GENERIC_STEMS
@@ -43,23 +43,7 @@ def _display(unit_text: str) -> str:
 
 def _group(units: list[Unit], index: int, max_items: int = 6) -> tuple[int, int] | None:
     """A list item or a lead-in ending with ':' grows to lead-in + items; None when too long to quote."""
-    unit = units[index]
-    if not unit.is_list and not unit.text.endswith(":"):
-        return index, index
-    lo = hi = index
-    if not unit.is_list:
-        if index + 1 >= len(units) or not units[index + 1].is_list:
-            return None
-        hi = index + 1
-    while lo > 0 and units[lo].is_list and units[lo - 1].is_list:
-        lo -= 1
-    if units[lo].is_list and lo > 0 and units[lo - 1].text.endswith(":"):
-        lo -= 1
-    while hi + 1 < len(units) and units[hi + 1].is_list:
-        hi += 1
-    if hi - lo > max_items:
-        return None
-    return lo, hi
+    return list_run(units, index, max_items)
 
 
 class EvidenceFinder:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
-from assistant.chunking import SectionRecord, Unit, section_units
+from assistant.chunking import SectionRecord, Unit, list_run, section_units
 from assistant.citations import Citation, squash
 from assistant.config import Settings
 from assistant.gate import informative_terms
@@ -37,24 +37,6 @@ class _Pick(NamedTuple):
 
 def _is_press(hit: Hit) -> bool:
     return hit.kind == "presse"
-
-
-def _expand_list(section_units_: list[Unit], index: int) -> tuple[int, int]:
-    """The contiguous run of list items (with its lead-in sentence) around unit ``index``."""
-    lo = hi = index
-    if not section_units_[index].is_list and section_units_[index].text.endswith(":"):
-        hi = index + 1
-        if hi >= len(section_units_) or not section_units_[hi].is_list:
-            return index, index
-    while lo > 0 and section_units_[lo].is_list and section_units_[lo - 1].is_list:
-        lo -= 1
-    if section_units_[lo].is_list and lo > 0 and section_units_[lo - 1].text.endswith(":"):
-        lo -= 1
-    while hi + 1 < len(section_units_) and section_units_[hi + 1].is_list:
-        hi += 1
-    if hi - lo > 12:
-        hi = lo + 12
-    return lo, hi
 
 
 def _near_duplicate(terms: set[str], chosen: list[set[str]], threshold: float = 0.6) -> bool:
@@ -127,7 +109,8 @@ class ExtractiveGenerator:
                 all_units = section_units(section.text, 10_000)
                 idx = next((i for i, u in enumerate(all_units) if squash(u.text) == squash(unit.text)), None)
                 if idx is not None:
-                    lo, hi = _expand_list(all_units, idx)
+                    lo, hi = list_run(all_units, idx) or (idx, idx)
+                    hi = min(hi, lo + 12)
                     run = all_units[lo : hi + 1]
                     if any(squash(fold(u.text)) in seen_text for u in run if u.is_list):
                         continue

@@ -22,7 +22,6 @@ from assistant.embeddings import get_embeddings
 from assistant.store import DenseUnavailable, IndexReader, Snapshot
 from assistant.text import tokens
 
-
 log = logging.getLogger(__name__)
 
 # Dense score of hits found while Chroma was unavailable: "unknown", not "dissimilar".

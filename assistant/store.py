@@ -32,7 +32,14 @@ from urllib.parse import urlparse
 import bm25s
 import numpy as np
 
-from assistant.chunking import CHUNKING_VERSION, Passage, SectionRecord, chunk_document, dense_text, lexical_text
+from assistant.chunking import (
+    CHUNKING_VERSION,
+    Passage,
+    SectionRecord,
+    chunk_document,
+    dense_text,
+    lexical_text,
+)
 from assistant.config import Settings
 from assistant.corpus import SourceDocument
 from assistant.embeddings import get_embeddings
