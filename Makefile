@@ -44,8 +44,9 @@ test: $(TEST_STAMP) browser-deps
 	$(PY) -m pytest -q
 
 bench: $(TEST_STAMP)
-	$(PY) bench/retrieval.py
+	$(PY) bench/retrieval.py --server
 	$(PY) bench/answers.py
+	$(PY) bench/load.py
 
 eval: $(STAMP)
 	$(VENV)/bin/doctrine eval --compare

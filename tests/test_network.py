@@ -51,4 +51,10 @@ def test_index_search_ask_draft_make_no_outbound_connection(no_network: list, sm
         {"object": "Logiciel RH", "route": "sur_etagere", "criteria": ["adaptabilite_reversibilite"]}
     )
     assert draft.to_json()["sections"]
+    from assistant.config import PROJECT_ROOT
+    from assistant.evaluation import run_evaluation
+
+    report = run_evaluation(small_settings, cases_path=PROJECT_ROOT / "tests" / "data" / "eval" / "cases.yaml",
+                            write=False)
+    assert report.ours
     assert no_network == []
