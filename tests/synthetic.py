@@ -23,10 +23,14 @@ def sentence(rng: random.Random) -> str:
 
 
 def write_synthetic_corpus(folder: Path, n_passages: int, seed: int = 7, per_doc: int = 50) -> Path:
-    """About ``n_passages`` passages: documents of ``per_doc`` two-sentence paragraphs."""
+    """About ``n_passages`` passages: documents of ``per_doc`` two-sentence paragraphs.
+
+    The chunker packs up to three sentences with one of overlap, so a two-sentence paragraph
+    gives about one passage per sentence: ``n_passages / (2 * per_doc)`` documents.
+    """
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
-    n_docs = max(1, n_passages // per_doc)
+    n_docs = max(1, n_passages // (2 * per_doc))
     for d in range(n_docs):
         lines = [
             "---", f"id: synth-{d:05d}", f'title: "Document synthétique {d}"', "kind: guide",

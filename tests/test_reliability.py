@@ -48,7 +48,7 @@ def _consistent(settings: Settings) -> list[str]:
 
 @pytest.mark.slow
 def test_sigkill_during_index_and_ingest_recovers_to_clean_state(tmp_path: Path) -> None:
-    knowledge = write_synthetic_corpus(tmp_path / "k", 1200, per_doc=40)
+    knowledge = write_synthetic_corpus(tmp_path / "k", 2400, per_doc=40)
     settings = make_settings(tmp_path / "data", knowledge_dir=knowledge)
     clean = make_settings(tmp_path / "clean", knowledge_dir=knowledge)
     rng = random.Random(42)
@@ -88,7 +88,7 @@ def test_queries_keep_answering_during_a_concurrent_index(tmp_path: Path) -> Non
     knowledge = write_corpus(tmp_path / "k")
     settings = make_settings(tmp_path / "data", knowledge_dir=knowledge)
     run_index(settings)
-    write_synthetic_corpus(knowledge, 800, per_doc=40)
+    write_synthetic_corpus(knowledge, 1600, per_doc=40)
     pipeline = Pipeline(settings)
     errors: list[BaseException] = []
     answers: list[str] = []
