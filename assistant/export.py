@@ -132,16 +132,30 @@ def _bullets(doc, title: str, items: Sequence[str]) -> None:  # noqa: ANN001
         doc.add_paragraph(_safe(item), style="List Bullet")
 
 
-def _table(doc, columns: Sequence[str], rows: Sequence[Sequence[object]]):  # noqa: ANN001, ANN202
+def _table(doc, columns: Sequence[str], rows: Sequence[Sequence[object]],  # noqa: ANN001, ANN202
+           widths_cm: Sequence[float] | None = None):
+    """A compact grid (8 pt, fixed column widths) so long titles and URLs do not spread over pages."""
+    from docx.shared import Cm, Pt
+
     table = doc.add_table(rows=1, cols=len(columns))
     table.style = "Table Grid"
+    table.autofit = False
     for cell, name in zip(table.rows[0].cells, columns, strict=True):
         cell.text = ""
-        cell.paragraphs[0].add_run(_safe(name)).bold = True
+        run = cell.paragraphs[0].add_run(_safe(name))
+        run.bold = True
+        run.font.size = Pt(8)
     for row in rows:
         cells = table.add_row().cells
         for cell, value in zip(cells, row, strict=True):
-            cell.text = _safe(value)
+            cell.text = ""
+            cell.paragraphs[0].add_run(_safe(value)).font.size = Pt(8)
+    if widths_cm:
+        for column, width in zip(table.columns, widths_cm, strict=True):
+            column.width = Cm(width)  # the grid LibreOffice reads
+        for row in table.rows:
+            for cell, width in zip(row.cells, widths_cm, strict=True):
+                cell.width = Cm(width)
     return table
 
 
@@ -175,7 +189,7 @@ def draft_to_docx(draft: Draft, path: Path, *, prompts_dir: Path | None = None) 
     if sources:
         _table(doc, list(labels["sources_columns"]), [
             (f"[{c.n}]", c.doc_id, c.title, c.section, c.date or "", c.source_url) for c in sources
-        ])
+        ], widths_cm=(1.0, 2.8, 4.2, 3.0, 1.9, 3.6))
     else:
         doc.add_paragraph(_safe(labels["sources_none"]))
     doc.add_heading(_safe(labels["provenance_heading"]), level=1)
@@ -262,7 +276,7 @@ def conversation_to_docx(
                 (f"[{c.get('n', '')}]", c.get("title") or c.get("doc_id", ""), c.get("section", ""),
                  c.get("quote", ""), c.get("source_url", ""))
                 for c in citations
-            ])
+            ], widths_cm=(1.0, 3.6, 3.0, 5.3, 3.6))
         if answer.get("generator"):
             doc.add_paragraph().add_run(
                 _safe(str(labels["generator_label"]).format(generator=answer["generator"]))
