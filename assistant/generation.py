@@ -79,6 +79,8 @@ class ExtractiveGenerator:
             units_by_rank.append(units)
             for u_i, unit in enumerate(units):
                 unit_terms = set(tokens(unit.text))
+                if unit.is_list:  # a list item's topic is its section heading (« Les neuf objectifs »)
+                    unit_terms |= set(tokens(hit.section.rsplit(" > ", 1)[-1]))
                 overlap = (len(terms & unit_terms) + len(focus_terms & unit_terms)) / max(
                     1, len(terms) + len(focus_terms)
                 )
@@ -105,18 +107,26 @@ class ExtractiveGenerator:
                 continue
             section = sections(hit.section_id)
             block = unit.text
-            if section is not None and (unit.is_list or unit.text.endswith(":")):
-                all_units = section_units(section.text, 10_000)
-                idx = next((i for i, u in enumerate(all_units) if squash(u.text) == squash(unit.text)), None)
-                if idx is not None:
-                    lo, hi = list_run(all_units, idx) or (idx, idx)
-                    hi = min(hi, lo + 12)
-                    run = all_units[lo : hi + 1]
-                    if any(squash(fold(u.text)) in seen_text for u in run if u.is_list):
-                        continue
-                    block = "\n".join(u.text for u in run)
-                    for u in run:
-                        seen_text.add(squash(fold(u.text)))
+            all_units = section_units(section.text, 10_000) if section is not None else []
+            idx = next((i for i, u in enumerate(all_units) if squash(u.text) == squash(unit.text)), None)
+            if idx is not None and not unit.is_list and not unit.text.endswith(":"):
+                # A sentence that announces a list (« … neuf objectifs. Ce sont : ») brings the list.
+                nxt = idx + 1
+                announces = nxt + 1 < len(all_units) and all_units[nxt].text.endswith(":")
+                idx = nxt if announces and all_units[nxt + 1].is_list else None
+            if idx is not None:
+                first = next(i for i, u in enumerate(all_units) if squash(u.text) == squash(unit.text))
+                lo, hi = list_run(all_units, idx) or (idx, idx)
+                lo = min(lo, first)
+                if lo > 0 and len(all_units[lo].text) < 60 and not all_units[lo - 1].is_list:
+                    lo -= 1  # a terse lead-in (« ce sont : ») needs the sentence it continues
+                hi = min(hi, lo + 13)
+                run = all_units[lo : hi + 1]
+                if any(squash(fold(u.text)) in seen_text for u in run if u.is_list):
+                    continue
+                block = "\n".join(u.text for u in run)
+                for u in run:
+                    seen_text.add(squash(fold(u.text)))
             if used_chars + len(block) > self.max_chars and chosen:
                 continue
             seen_text.add(key)
