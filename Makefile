@@ -46,6 +46,7 @@ test: $(TEST_STAMP) browser-deps
 bench: $(TEST_STAMP)
 	$(PY) bench/retrieval.py --server
 	$(PY) bench/answers.py
+	$(VENV)/bin/doctrine index
 	$(PY) bench/load.py
 
 eval: $(STAMP)
