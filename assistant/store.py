@@ -53,8 +53,6 @@ class IndexError_(RuntimeError):
     """The index is missing, built with other settings, or unreadable: the message says what to do."""
 
 
-IndexNotReady = IndexError_
-
 
 class DenseUnavailable(RuntimeError):
     """Chroma could not answer (e.g. a concurrent writer in another process): BM25 still can."""

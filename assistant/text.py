@@ -75,11 +75,6 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def key_terms(text: str) -> set[str]:
-    """Stemmed content terms of a question, for overlap checks."""
-    return set(tokens(text))
-
-
 def split_sentences(text: str) -> list[str]:
     """Split French prose into sentences, keeping abbreviations such as ``n°`` or ``art.`` intact."""
     text = re.sub(r"\s+", " ", text).strip()
