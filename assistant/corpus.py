@@ -26,6 +26,9 @@ KNOWLEDGE_KINDS = (
     "doctrine", "fiche", "presse", "glossaire",
 )
 USER_KIND = "utilisateur"
+# Legal status of a text: only ``en_vigueur`` texts can be "in force"; bills, proposals, repealed
+# or expired texts never are, whatever their dates.
+DOC_STATUSES = ("en_vigueur", "projet", "proposition", "abroge", "expire")
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm")
 
 
@@ -78,6 +81,7 @@ class SourceDocument:
     valid_to: date | None = None
     sources: tuple[Source, ...] = ()
     content_hash: str = field(default="")
+    status: str = "en_vigueur"
 
     @property
     def source_url(self) -> str:
@@ -91,6 +95,8 @@ class SourceDocument:
         return max(levels, key=lambda c: order.get(c, 3)) if levels else "inconnu"
 
     def in_force(self, on: date) -> bool:
+        if self.status != "en_vigueur":
+            return False
         if self.valid_from and on < self.valid_from:
             return False
         return not (self.valid_to and on >= self.valid_to)
@@ -104,7 +110,7 @@ class SourceDocument:
             "valid_from": self.valid_from.isoformat() if self.valid_from else None,
             "valid_to": self.valid_to.isoformat() if self.valid_to else None,
             "sources": [s._asdict() for s in self.sources], "source_url": self.source_url,
-            "confidence": self.confidence, "content_hash": self.content_hash,
+            "confidence": self.confidence, "content_hash": self.content_hash, "status": self.status,
         }
 
 
@@ -139,6 +145,7 @@ class FrontMatter(BaseModel):
     date: date
     valid_from: date | None = None
     valid_to: date | None = None
+    status: Literal[DOC_STATUSES] = "en_vigueur"  # type: ignore[valid-type]
     sources: list[_SourceModel] = Field(min_length=1)
 
     @field_validator("valid_to")
@@ -235,7 +242,7 @@ def load_knowledge_file(path: Path) -> SourceDocument:
     return SourceDocument(
         doc_id=meta.id, title=meta.title, kind=meta.kind, sections=sections, path=str(path),
         origin="knowledge", authority=meta.authority, reference=meta.reference, date=meta.date,
-        valid_from=meta.valid_from, valid_to=meta.valid_to,
+        valid_from=meta.valid_from, valid_to=meta.valid_to, status=meta.status,
         sources=tuple(Source(s.url, s.confidence) for s in meta.sources),
         content_hash=_digest(text),
     )

@@ -62,6 +62,8 @@ class Hit(NamedTuple):
 
 
 def _doc_in_force(meta: dict[str, Any], on: date) -> bool:
+    if meta.get("status", "en_vigueur") != "en_vigueur":
+        return False
     start = meta.get("valid_from") or meta.get("date")
     end = meta.get("valid_to")
     if start and date.fromisoformat(start) > on:

@@ -228,6 +228,8 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def doc_in_force(meta: Mapping[str, Any], on: date) -> bool:
+    if meta.get("status", "en_vigueur") != "en_vigueur":
+        return False
     start = meta.get("valid_from") or meta.get("date")
     end = meta.get("valid_to")
     try:
