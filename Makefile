@@ -5,23 +5,41 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# Every package version is pinned here (pip constraints): a fresh machine installs exactly what the
+# tests ran with. Refresh with `make lock` after changing the dependencies in pyproject.toml.
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+TORCH := torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test install install-test index bench eval lint clean browser-deps
+.PHONY: run test install install-test index bench eval lint clean browser-deps lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "pip==$(PIP_VERSION)"
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e .
+$(STAMP): pyproject.toml $(LOCK) | $(PY)
+	$(PIP) install --quiet -c $(LOCK) -e .
 	touch $(STAMP)
 
-$(TEST_STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet "torch==2.13.0"
-	$(PIP) install --quiet -e ".[st,test]"
+$(TEST_STAMP): pyproject.toml $(LOCK) | $(PY)
+	$(PIP) install --quiet -c $(LOCK) "$(TORCH)"
+	$(PIP) install --quiet -c $(LOCK) -e ".[st,test]"
 	touch $(STAMP) $(TEST_STAMP)
+
+# Resolve pyproject.toml afresh in a throwaway venv and pin what it installed.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet "pip==$(PIP_VERSION)"
+	.venv-lock/bin/python -m pip install --quiet "$(TORCH)"
+	.venv-lock/bin/python -m pip install --quiet ".[st,test]"
+	.venv-lock/bin/python -m pip freeze --all --exclude-editable \
+	  | grep -v -i -E '^(doctrine-assistant|pip|setuptools|wheel)( |==|@)' \
+	  | sed -E 's/^(torch==[^+]*)\+cpu$$/\1/' > $(LOCK).tmp
+	mv $(LOCK).tmp $(LOCK)
+	rm -rf .venv-lock
 
 install: $(STAMP)
 
@@ -56,4 +74,4 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check assistant tests bench
 
 clean:
-	rm -rf $(VENV) data evals/reports test-output
+	rm -rf $(VENV) .venv-lock data evals/reports test-output

@@ -79,6 +79,18 @@ def _allowed(meta: dict[str, Any], filters: Filters) -> bool:
     return not (filters.in_force_on and not _doc_in_force(meta, filters.in_force_on))
 
 
+def exact_cosines(vectors: dict[str, np.ndarray], query: np.ndarray) -> dict[str, float]:
+    """Cosines computed here in float64 (inputs are unit float32 vectors, so products are exact),
+    rounded to 1e-9: Chroma's own distances come from CPU-specific SIMD code and differ in the
+    7th decimal between machines."""
+    if not vectors:
+        return {}
+    ids = list(vectors)
+    matrix = np.vstack([vectors[c] for c in ids]).astype(np.float64)
+    scores = np.round(matrix @ np.asarray(query, dtype=np.float64), 9)
+    return {c: float(x) for c, x in zip(ids, scores, strict=True)}
+
+
 def _minmax(values: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return values
@@ -119,28 +131,32 @@ class Searcher:
         allowed = self._allowed_mask(snap, filters)
 
         bm25_all = snap.bm25_scores(tokens(query)) if mode != "dense" else np.zeros(len(snap.passages))
-        bm25_ranked = [i for i in np.argsort(-bm25_all)[: n * (4 if filters.active else 1)] if bm25_all[i] > 0]
-        bm25_ranked = [i for i in bm25_ranked if allowed[i]][:n]
+        # Stable sorts everywhere: numpy's default quicksort orders ties differently on AVX-512 and
+        # AVX2 machines, which made BM25 rankings (and the evaluation) differ between machines.
+        bm25_order = np.argsort(-bm25_all, kind="stable")[: n * (4 if filters.active else 1)]
+        bm25_ranked = [int(i) for i in bm25_order if bm25_all[i] > 0 and allowed[i]][:n]
 
         dense: dict[int, float] = {}
         if mode != "bm25":
             qv = query_vector if query_vector is not None else self.embeddings.encode([query])[0]
             try:
-                for cid, cos in self.reader.dense_query(qv, n * (4 if filters.active else 1) + 8):
-                    i = snap.index_of[cid]
-                    if allowed[i]:
-                        dense[i] = cos
-                dense = dict(list(dense.items())[:n])
-                missing = [snap.passages[i].chunk_id for i in bm25_ranked if i not in dense]
-                for cid, vec in self.reader.embeddings_for(missing).items():
-                    dense[snap.index_of[cid]] = float(vec @ qv)
+                found = [
+                    snap.index_of[cid]
+                    for cid, _ in self.reader.dense_query(qv, n * (4 if filters.active else 1) + 8)
+                ]
+                found = [i for i in found if allowed[i]]
+                pool = list(dict.fromkeys(found + bm25_ranked))
+                exact = exact_cosines(self.reader.embeddings_for([snap.passages[i].chunk_id for i in pool]), qv)
+                score = {i: exact[snap.passages[i].chunk_id] for i in pool if snap.passages[i].chunk_id in exact}
+                top = sorted((i for i in found if i in score), key=lambda i: (-score[i], i))[:n]
+                dense = {i: score[i] for i in top} | {i: score[i] for i in bm25_ranked if i in score}
             except DenseUnavailable:
                 log.warning("dense search unavailable, answering from BM25 only", exc_info=True)
                 mode, dense = "bm25", {i: DEGRADED for i in bm25_ranked}
 
         if signals is not None and mode != "bm25":
             signals["max_dense"] = max(dense.values(), default=0.0)
-        candidates = list(dict.fromkeys(list(dense) + bm25_ranked))
+        candidates = sorted(set(dense) | set(bm25_ranked))  # passage order: ties break the same everywhere
         if not candidates:
             return []
         idx = np.array(candidates)
@@ -151,8 +167,8 @@ class Searcher:
         elif mode == "bm25":
             scores = bm25_v / bm25_v.max() if bm25_v.max() > 0 else bm25_v
         elif mode == "rrf":
-            rank_d = {i: r for r, i in enumerate(sorted(candidates, key=lambda j: -dense.get(j, -1.0)))}
-            rank_b = {i: r for r, i in enumerate(sorted(candidates, key=lambda j: -bm25_all[j]))}
+            rank_d = {i: r for r, i in enumerate(sorted(candidates, key=lambda j: (-dense.get(j, -1.0), j)))}
+            rank_b = {i: r for r, i in enumerate(sorted(candidates, key=lambda j: (-bm25_all[j], j)))}
             k0 = self.settings.rrf_k
             scores = np.array(
                 [2.0 / (k0 + rank_d[i]) + (1.0 / (k0 + rank_b[i]) if bm25_all[i] > 0 else 0.0) for i in candidates]

@@ -110,7 +110,7 @@ def open_collection(settings: Settings, *, create: bool):  # noqa: ANN201
     if create:
         return client.get_or_create_collection(
             name=name, embedding_function=ef,
-            metadata={"hnsw:space": "cosine", "embedding_model": emb.model_id,
+            metadata={"hnsw:space": "cosine", "hnsw:search_ef": 200, "embedding_model": emb.model_id,
                       "dimension": emb.dimension, "chunking_version": CHUNKING_VERSION},
         )
     return client.get_collection(name=name, embedding_function=ef)

@@ -32,7 +32,7 @@ def main() -> None:
     run_index(settings)
     chain = Pipeline(settings).chain
     questions = []
-    for path in sorted(glob.glob(str(ROOT / "evals" / "cases" / "*.yaml"))):
+    for path in sorted(glob.glob(str(ROOT / "evals" / "cases" / "**" / "*.yaml"), recursive=True)):
         questions += [(c["question"], c.get("history") or []) for c in yaml.safe_load(open(path))["cases"]]  # noqa: PTH123,SIM115
     for q, h in questions[:5]:
         chain.invoke(q, h)

@@ -1,6 +1,9 @@
-"""Sweep retrieval and refusal settings on the evaluation cases, offline, and print tables.
+"""Sweep retrieval and refusal settings on the DEV evaluation cases, offline, and print tables.
 
-    .venv/bin/python bench/tune.py                                  # shipped cases, index under data/
+Tuning reads ``evals/cases/dev`` only: the blind cases (``evals/cases/blind``) are scored by
+``doctrine eval`` and never tuned on, and this script refuses them (``guard_not_blind``).
+
+    .venv/bin/python bench/tune.py                                  # dev cases, index under data/
     .venv/bin/python bench/tune.py --param dense_weight=0.6,0.7,0.8 --param k=4,5,6
     .venv/bin/python bench/tune.py --grid --param gate_min_dense=0.18,0.22 --param gate_weak_overlap=0.1,0.15
     .venv/bin/python bench/tune.py --data-dir /tmp/data --json sweep.json
@@ -32,7 +35,7 @@ import numpy as np  # noqa: E402
 
 import assistant  # noqa: E402,F401 - offline environment first
 from assistant.config import Settings  # noqa: E402
-from assistant.evaluation.cases import EvalCase, load_cases  # noqa: E402
+from assistant.evaluation.cases import DEV_SET, EvalCase, guard_not_blind, load_cases  # noqa: E402
 from assistant.evaluation.runner import run_system  # noqa: E402
 from assistant.evaluation.scoring import summarize  # noqa: E402
 from assistant.evaluation.systems import RecordingSearcher, chain_system  # noqa: E402
@@ -45,8 +48,8 @@ DEFAULT_VALUES: dict[str, tuple[float, ...]] = {
 }
 GATE_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)
 RETRIEVAL_FIELDS = ("dense_weight", "retrieval_mode", "candidates", "rrf_k")
-OBJECTIVE = ("hit@5", "mrr@10", "fact_coverage_strict", "refusal_precision", "refusal_recall")
-SHOWN = ("hit@5", "mrr@10", "fact_coverage", "fact_coverage_strict", "citation_validity", "refusal_precision",
+OBJECTIVE = ("hit@5", "mrr@10", "fact_coverage", "refusal_precision", "refusal_recall")
+SHOWN = ("hit@5", "mrr@10", "fact_coverage", "fact_coverage_answered", "citation_validity", "refusal_precision",
          "refusal_recall", "pass_rate", "objective")
 
 
@@ -203,7 +206,8 @@ def parse_param(item: str) -> tuple[str, tuple[Any, ...]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", type=Path, default=None, help="fichier ou dossier de cas (défaut : evals/cases)")
+    parser.add_argument("--cases", type=Path, default=None,
+                        help="fichier ou dossier de cas de développement (défaut : evals/cases/dev ; blind refusé)")
     parser.add_argument("--data-dir", type=Path, default=None, help="dossier data/ contenant l'index")
     parser.add_argument("--param", type=parse_param, action="append", default=[],
                         help="réglage et valeurs à essayer, ex. dense_weight=0.6,0.8 (répétable)")
@@ -220,7 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"réglage(s) inconnu(s) : {', '.join(unknown)}")
     if args.grid and not args.param:
         parser.error("--grid demande des --param explicites (la grille par défaut serait trop grande)")
-    cases = load_cases(args.cases or settings.evals_dir / "cases").cases
+    try:
+        cases_path = guard_not_blind(args.cases or settings.evals_dir / "cases" / DEV_SET)
+    except PermissionError as exc:
+        parser.error(str(exc))
+    cases = load_cases(cases_path).cases
     result = sweep(settings, cases, params, grid=args.grid, log=lambda m: print(m, file=sys.stderr))
     print_tables(result, args.top)
     if args.json:

@@ -10,7 +10,7 @@ from assistant.embeddings import EmbeddingConfigError, get_embeddings
 
 def test_use_embeds_french_paraphrases_close() -> None:
     emb = get_embeddings("use")
-    assert emb.model_id == "use-multilingual-v3" and emb.dimension == 512
+    assert emb.model_id == "use-multilingual-v3-f64" and emb.dimension == 512
     vecs = emb.encode(["Le prestataire doit permettre de récupérer les données en fin de contrat.",
                        "Réversibilité : restitution des données à l'échéance du marché.",
                        "La recette de la tarte aux pommes demande du beurre."])

@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +18,25 @@ from typer.testing import CliRunner
 
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.evaluation import (
+    BlindSetAccess,
     CaseError,
     EvalReport,
+    PairedDelta,
+    SetThresholds,
     ThresholdError,
-    check_thresholds,
+    check_set,
+    guard_not_blind,
     latest_report,
     load_cases,
     load_thresholds,
     parse_fail_under,
     run_evaluation,
 )
-from assistant.evaluation.thresholds import Thresholds
+from assistant.evaluation.records import CaseResult
 from tests.conftest import make_settings, write_corpus
 
-CASES = PROJECT_ROOT / "tests" / "data" / "eval" / "cases.yaml"
+SUITE = PROJECT_ROOT / "tests" / "data" / "eval" / "suite"
+CASES = SUITE / "dev" / "cases.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +54,7 @@ def eval_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def compared(eval_settings: Settings) -> EvalReport:
     """One run with baselines, shared by the report tests."""
     calls: list[tuple[int, int, str]] = []
-    report = run_evaluation(eval_settings, CASES, compare=True, progress=lambda d, t, label: calls.append((d, t, label)))
+    report = run_evaluation(eval_settings, SUITE, compare=True, progress=lambda d, t, label: calls.append((d, t, label)))
     report.progress_calls = calls  # type: ignore[attr-defined]
     return report
 
@@ -116,8 +124,10 @@ def test_missing_case_path(tmp_path: Path) -> None:
 
 def test_thresholds_file_and_fail_under() -> None:
     shipped = load_thresholds(PROJECT_ROOT / "evals" / "thresholds.yaml")
-    assert shipped.minimum["citation_validity"] == 1.0
-    assert set(shipped.ahead_metrics) == {"hit@5", "fact_coverage"}
+    assert {"dev", "blind"} <= set(shipped.sets)
+    for name in ("dev", "blind"):
+        assert shipped.sets[name].minimum["citation_validity"] == 1.0
+        assert shipped.sets[name].paired["bm25"]["fact_coverage"].rule in ("ahead", "not_behind")
     assert parse_fail_under(["hit@5=0.9", "fact_coverage=0,8"]) == {"hit@5": 0.9, "fact_coverage": 0.8}
     with pytest.raises(ThresholdError, match="métrique inconnue"):
         parse_fail_under(["precision=0.9"])
@@ -125,31 +135,97 @@ def test_thresholds_file_and_fail_under() -> None:
         parse_fail_under(["hit@5"])
 
 
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("dev: {minimum: {precision: 0.9}}\n", "métrique inconnue"),
+        ("dev: {paired: {bm25: {fact_coverage: devant}}}\n", "règle « devant »"),
+        ("dev: {minimum: {hit@5: élevé}}\n", "valeur numérique"),
+        ("dev: {minimum: {hit@5: 0.9}, ahead_of_baselines: {metrics: [hit@5]}}\n", "ahead_of_baselines"),
+        ("- dev\n", "un dictionnaire est attendu"),
+    ],
+)
+def test_invalid_thresholds_name_set_and_field(tmp_path: Path, text: str, fragment: str) -> None:
+    path = _write(tmp_path, text, "thresholds.yaml")
+    with pytest.raises(ThresholdError) as err:
+        load_thresholds(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def _delta(metric: str, delta: float, low: float, high: float) -> PairedDelta:
+    return PairedDelta(metric, "bm25", 0.8, 0.8 - delta, delta, low, high, 100)
+
+
 def test_threshold_checks() -> None:
-    limits = Thresholds({"hit@5": 0.9, "refusal_recall": 0.9}, {"latency_p95_ms": 100.0}, ("hit@5",), 0.0, "t")
+    limits = SetThresholds.model_validate({
+        "minimum": {"hit@5": 0.9, "refusal_recall": 0.9}, "maximum": {"latency_p95_ms": 100},
+        "paired": {"bm25": {"fact_coverage": "not_behind", "mrr@10": "ahead 0.05", "refusal_rate": "not_behind"}},
+    })
     ours = {"hit@5": 0.95, "refusal_recall": None, "latency_p95_ms": 150.0}
-    checks = {c.name: c for c in check_thresholds(ours, limits, {"bm25": {"hit@5": 0.95}, "dense": {"hit@5": 0.5}})}
+    paired = {"bm25": {
+        "fact_coverage": _delta("fact_coverage", -0.005, -0.03, 0.02),   # noise: passes not_behind
+        "mrr@10": _delta("mrr@10", 0.08, 0.04, 0.12),                    # ahead, but not by 0.05 beyond noise
+        "refusal_rate": _delta("refusal_rate", 0.04, 0.01, 0.07),        # lower is better: we refuse more, beyond noise
+    }}
+    checks = {c.name: c for c in check_set("dev", ours, limits, paired)}
     assert checks["hit@5 >= 0.9"].passed
     assert not checks["refusal_recall >= 0.9"].passed  # unmeasurable fails: the gate did not see it
     assert not checks["latency_p95_ms <= 100"].passed
-    assert not checks["hit@5 > bm25"].passed  # a tie is not ahead
-    assert checks["hit@5 > dense"].passed
-    skipped = check_thresholds(ours, limits, None)
-    assert [c.skipped for c in skipped if "devant" in c.name] == [True]
-    lag = limits._replace(ahead_margin=-0.01)
-    assert all(c.passed for c in check_thresholds(ours, lag, {"bm25": {"hit@5": 0.955}}) if c.name.endswith("bm25"))
+    assert checks["fact_coverage not_behind vs bm25"].passed
+    assert checks["fact_coverage not_behind vs bm25"].interval == (-0.03, 0.02)
+    assert "IC 95%" in checks["fact_coverage not_behind vs bm25"].message
+    assert not checks["mrr@10 ahead 0.05 vs bm25"].passed
+    assert not checks["refusal_rate not_behind vs bm25"].passed
+    skipped = check_set("dev", ours, limits, None)
+    assert [c.skipped for c in skipped if " vs " in c.name] == [True, True, True]
+
+
+def _result(case_id: str, coverage: float) -> CaseResult:
+    return CaseResult(system="s", case_id=case_id, kind="factual", question="?", expected_facts=["x"],
+                      fact_coverage=coverage, counts_for_coverage=True, decision_correct=True)
+
+
+def test_paired_interval_separates_noise_from_a_real_loss() -> None:
+    from assistant.evaluation.paired import paired_delta, rule_passes
+
+    base = [_result(f"c{i}", 1.0 if i % 3 else 0.5) for i in range(150)]
+    same = paired_delta(base, base, "fact_coverage", "bm25")
+    assert same.delta == 0.0 and same.low == same.high == 0.0
+    assert rule_passes(same, "not_behind") and not rule_passes(same, "ahead")
+    # One case answered worse: noise, not a regression.
+    one_worse = [r if r.case_id != "c1" else _result("c1", 0.0) for r in base]
+    assert rule_passes(paired_delta(one_worse, base, "fact_coverage", "bm25"), "not_behind")
+    # Ten cases answered worse and none better: a real loss, beyond noise.
+    ten_worse = [_result(r.case_id, 0.0) if i < 20 and i % 2 else r for i, r in enumerate(base)]
+    loss = paired_delta(ten_worse, base, "fact_coverage", "bm25")
+    assert loss.delta < 0 and loss.high < 0 and not rule_passes(loss, "not_behind")
+    # The interval is reproducible (fixed seed) and brackets the observed difference.
+    again = paired_delta(ten_worse, base, "fact_coverage", "bm25")
+    assert again == loss and loss.low <= loss.delta <= loss.high
+
+
+def test_metric_terms_agree_with_the_summary() -> None:
+    from assistant.evaluation.paired import terms
+    from assistant.evaluation.scoring import RATIO_METRICS, summarize
+
+    results = [_result("a", 1.0), _result("b", 0.5)]
+    results[1].refused = True
+    summary = summarize(results)
+    for metric in RATIO_METRICS:
+        assert terms(results, metric).value() == summary[metric], metric
 
 
 # ---------------------------------------------------------------- runner and reports
 
 
-def test_compare_runs_every_system_with_same_cases(compared: EvalReport) -> None:
+def test_compare_runs_every_system_on_every_set(compared: EvalReport) -> None:
+    assert compared.set_names == ["dev", "blind", "blind/batch-1", "blind/batch-2"]
+    all_ids = [c.id for c in load_cases(SUITE / "dev").cases + load_cases(SUITE / "blind").cases]
     names = [s.name for s in compared.systems]
     assert names == ["ours", "bm25", "dense", "langchain"]
     for system in compared.systems:
-        assert [r.case_id for r in system.results] == [c.id for c in load_cases(CASES).cases]
+        assert [r.case_id for r in system.results] == all_ids  # each case answered once, whatever its sets
         assert all(r.error is None for r in system.results), [r.error for r in system.results]
-        # Citations produced by every system are real, verbatim quotes of indexed documents.
         assert system.metrics["citation_validity"] in (None, 1.0)
     naive = compared.system("langchain")
     assert naive is not None and naive.metrics["refusal_rate"] == 0.0  # no evidence gate
@@ -157,12 +233,23 @@ def test_compare_runs_every_system_with_same_cases(compared: EvalReport) -> None
     ours = compared.ours
     assert ours.metrics["hit@5"] == 1.0  # two documents in the corpus: the expected one is always in the top 5
     assert ours.metrics["counts"]["cases"] == 5 and compared.kinds["out_of_scope"] == 2
-    assert set(compared.deltas) == {"bm25", "dense", "langchain"}
-    assert compared.deltas["langchain"]["hit@5"] == pytest.approx(ours.metrics["hit@5"] - naive.metrics["hit@5"])
+    assert ours.set_metrics("blind")["counts"]["cases"] == 5
+    assert ours.set_metrics("blind/batch-2")["counts"]["cases"] == 2
+    types = ours.sets["blind"]["by_oos_type"]
+    assert set(types) == {"neighbouring", "false_premise", "off_topic"}
+    assert compared.set_info("blind").oos_types == {"neighbouring": 1, "false_premise": 1, "off_topic": 1}
+    deltas = compared.deltas("blind")
+    assert set(deltas) == {"bm25", "dense", "langchain"}
+    assert deltas["langchain"]["hit@5"] == pytest.approx(
+        ours.set_metrics("blind")["hit@5"] - naive.set_metrics("blind")["hit@5"])
+    paired = compared.paired["blind"]["bm25"]["fact_coverage"]
+    assert paired.cases == 5 and paired.low is not None and paired.low <= paired.delta <= paired.high
+    gaps = compared.gaps()
+    assert gaps["ours"]["hit@5"] == pytest.approx(ours.metrics["hit@5"] - ours.set_metrics("blind")["hit@5"])
     follow_up = next(r for r in ours.results if r.case_id == "t-fu-001")
     assert follow_up.query != follow_up.question and "ordre" in follow_up.query  # the condensed query was scored
     calls = compared.progress_calls  # type: ignore[attr-defined]
-    assert calls[-1][0] == calls[-1][1] == 5 * 4 + 1
+    assert calls[-1][0] == calls[-1][1] == 10 * 4 + 1
 
 
 def test_naive_baseline_stays_offline(eval_settings: Settings, no_network: list) -> None:
@@ -183,16 +270,23 @@ def test_report_files_are_complete_and_self_contained(compared: EvalReport) -> N
     folder = Path(compared.out_dir or "")
     assert folder.parent.name == "reports" and re.fullmatch(r"\d{8}-\d{6}(-\d+)?", folder.name)
     data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    assert data["n_cases"] == 5 and data["compare"] is True
-    assert EvalReport.from_json(data).ours.metrics["hit@5"] == compared.ours.metrics["hit@5"]
+    assert data["n_cases"] == 10 and data["compare"] is True and data["schema"] == 2
+    assert [s["name"] for s in data["sets"]] == compared.set_names
+    again = EvalReport.from_json(data)
+    assert again.ours.metrics["hit@5"] == compared.ours.metrics["hit@5"]
+    assert again.paired["blind"]["bm25"]["fact_coverage"].to_json() == data["paired"]["blind"]["bm25"]["fact_coverage"]
     html = (folder / "report.html").read_text(encoding="utf-8")
     images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert len(images) == 3 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert len(images) == 4 and all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
     assert not re.search(r"<(script|link)\b[^>]*(src|href)=", html)  # nothing fetched from outside
+    assert '<html lang="fr">' in html and "Écart dev − blind" in html and "Hors champ, par type" in html
     markdown = (folder / "report.md").read_text(encoding="utf-8")
-    assert "| ours — " in markdown and "| langchain |" in markdown
-    for failed in compared.failed_cases():
-        assert f"### {failed.case_id}" in markdown and "**Réponse donnée**" in markdown
+    assert "| ours — " in markdown and "| langchain |" in markdown and "## Jeu « blind »" in markdown
+    assert "IC 95%" in markdown and "| domaine voisin |" in markdown
+    assert markdown.index("Cas en échec — jeu « blind »") < markdown.index("Cas en échec — jeu « dev »")
+    for name in ("dev", "blind"):
+        for failed in compared.failed_cases("ours", name):
+            assert f"### {failed.case_id}" in markdown and "**Réponse donnée**" in markdown
 
 
 def test_latest_report_picks_the_newest(eval_settings: Settings, compared: EvalReport, tmp_path: Path) -> None:
@@ -211,14 +305,16 @@ def test_latest_report_picks_the_newest(eval_settings: Settings, compared: EvalR
 def test_default_thresholds_file_is_checked(eval_settings: Settings, tmp_path: Path) -> None:
     eval_settings.evals_dir.mkdir(parents=True, exist_ok=True)
     (eval_settings.evals_dir / "thresholds.yaml").write_text(
-        "minimum: {hit@5: 0.5, citation_validity: 1.0}\nahead_of_baselines: {metrics: [hit@5]}\n", encoding="utf-8"
+        "cases: {minimum: {hit@5: 0.5, citation_validity: 1.0}, paired: {bm25: {hit@5: not_behind}}}\n"
+        "blind: {minimum: {hit@5: 0.99}}\n", encoding="utf-8"
     )
     try:
         report = run_evaluation(eval_settings, CASES, out_dir=tmp_path / "r")
     finally:
         (eval_settings.evals_dir / "thresholds.yaml").unlink()
     names = {c["name"]: c for c in report.checks}
-    assert names["hit@5 >= 0.5"]["passed"] and names["hit@5 devant chaque référence"]["skipped"]
+    assert set(names) == {"hit@5 >= 0.5", "citation_validity >= 1", "hit@5 not_behind vs bm25"}  # blind not run
+    assert names["hit@5 >= 0.5"]["passed"] and names["hit@5 not_behind vs bm25"]["skipped"]
     assert report.passed
 
 
@@ -251,6 +347,14 @@ def test_eval_command_json_and_exit_codes(eval_settings: Settings, tmp_path: Pat
     data = json.loads(ok.stdout.strip().splitlines()[-1])
     assert data["systems"][0]["name"] == "ours" and (tmp_path / "a" / "report.html").is_file()
 
+    suite = _cli(eval_settings, ["--cases", str(SUITE), "--compare", "--out", str(tmp_path / "s")])
+    assert suite.exit_code == 0, suite.output
+    for title in ("Jeu « dev »", "Jeu « blind »", "nous − référence, IC 95%", "Écart dev − blind",
+                  "Cas en échec — jeu « blind »"):
+        assert title in suite.output, title
+    gate_nothing = _cli(eval_settings, ["--cases", str(CASES), "--gate", "--out", str(tmp_path / "g")])
+    assert gate_nothing.exit_code == 1 and "aucun seuil" in gate_nothing.output
+
     missed = _cli(eval_settings, ["--cases", str(CASES), "--out", str(tmp_path / "b"),
                                   "--fail-under", "hit@5=0.5", "--fail-under", "pass_rate=1.01"])
     assert missed.exit_code == 1, missed.output
@@ -268,11 +372,16 @@ def test_eval_command_json_and_exit_codes(eval_settings: Settings, tmp_path: Pat
 # ---------------------------------------------------------------- tuning script
 
 
-def test_tune_script_sweeps_real_settings(eval_settings: Settings) -> None:
+def _tune_module():  # noqa: ANN202
     spec = importlib.util.spec_from_file_location("bench_tune", PROJECT_ROOT / "bench" / "tune.py")
     assert spec and spec.loader
     tune = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tune)
+    return tune
+
+
+def test_tune_script_sweeps_real_settings(eval_settings: Settings) -> None:
+    tune = _tune_module()
     params = tune.default_params(eval_settings)
     assert {"dense_weight", "k"} <= set(params) and len(params) > 2  # gate settings found by name
     gate = next(name for name in params if name not in ("dense_weight", "k"))
@@ -284,6 +393,41 @@ def test_tune_script_sweeps_real_settings(eval_settings: Settings) -> None:
     # An impossible threshold changes what the gate does: the sweep really re-runs the chain.
     assert permissive["refusal_rate"] != strict["refusal_rate"]
     tune.print_tables(result)
+
+
+def test_blind_cases_are_never_tuned_on(eval_settings: Settings) -> None:
+    """Tuning code refuses blind cases, and a real run of bench/tune.py never opens a file under blind/."""
+    for path in (PROJECT_ROOT / "evals" / "cases" / "blind", PROJECT_ROOT / "evals" / "cases",
+                 SUITE / "blind" / "batch-1" / "cases.yaml"):
+        with pytest.raises(BlindSetAccess):
+            guard_not_blind(path)
+    assert guard_not_blind(PROJECT_ROOT / "evals" / "cases" / "dev").name == "dev"
+
+    script = (
+        "import sys, runpy\n"
+        "opened = []\n"
+        "sys.addaudithook(lambda event, args: opened.append(str(args[0])) if event == 'open' and args else None)\n"
+        f"sys.argv = ['tune.py', '--data-dir', {str(eval_settings.data_dir)!r}, '--param', 'k=4,5']\n"
+        "try:\n"
+        f"    runpy.run_path({str(PROJECT_ROOT / 'bench' / 'tune.py')!r}, run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "blind = [p for p in opened if '/evals/cases/blind' in p]\n"
+        "dev = [p for p in opened if '/evals/cases/dev/' in p]\n"
+        "print('OPENED', len(dev), len(blind), blind[:3])\n"
+    )
+    env = {**os.environ, "DOCTRINE_KNOWLEDGE_DIR": str(eval_settings.knowledge_dir)}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("OPENED"))
+    _, dev_files, blind_files, _rest = line.split(" ", 3)
+    assert int(dev_files) >= 1, line  # the audit hook saw the dev cases being read: it would see blind ones
+    assert int(blind_files) == 0, line
+    refused = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "tune.py"), "--cases",
+                              str(PROJECT_ROOT / "evals" / "cases" / "blind")], capture_output=True, text=True,
+                             timeout=120, env=env)
+    assert refused.returncode == 2 and "jamais à régler" in refused.stderr
 
 
 # ---------------------------------------------------------------- LLM judge

@@ -28,7 +28,7 @@ from assistant.evaluation.metrics import (
     refusal_scores,
 )
 from assistant.evaluation.records import SystemOutput
-from assistant.evaluation.scoring import score_case, summarize, summarize_by_kind
+from assistant.evaluation.scoring import score_case, summarize, summarize_by_kind, summarize_by_oos_type
 
 # ---------------------------------------------------------------- retrieval
 
@@ -76,9 +76,19 @@ def test_fact_needs_all_tokens_of_one_alternative() -> None:
     answer = "Le développement spécifique vient ensuite."
     assert not fact_found("développement spécifique en dernier ressort", answer_terms(answer))
     assert fact_found("développement spécifique en dernier ressort | développement spécifique", answer_terms(answer))
-    # Derivations with another stem are not conflated: the case must list them as alternatives.
-    assert not fact_found("réversibilité", answer_terms("un contrat réversible"))
-    assert fact_found("réversibilité | réversible", answer_terms("un contrat réversible"))
+    # Derivations of one word count (a long common prefix); unrelated words sharing a short one do not.
+    assert fact_found("réversibilité", answer_terms("un contrat réversible"))
+    assert fact_found("souveraineté", answer_terms("une offre souveraine"))
+    assert not fact_found("publicité", answer_terms("un acheteur public"))
+    assert not fact_found("réversibilité", answer_terms("un contrat révisé"))
+
+
+def test_long_facts_accept_a_reasonable_rewording() -> None:
+    fact = "coût complet du cycle de vie des équipements"  # 5 content words: 4 are enough
+    assert fact_found(fact, answer_terms("Le coût du cycle de vie des équipements est pris en compte."))
+    assert not fact_found(fact, answer_terms("Le coût des équipements est pris en compte."))
+    # Numbers are never optional.
+    assert not fact_found("seuil de 143 000 euros HT", answer_terms("le seuil de 221 000 euros HT"))
 
 
 def test_fact_matching_is_neither_always_true_nor_always_false() -> None:
@@ -190,12 +200,15 @@ def test_answered_in_scope_case_passes() -> None:
     assert r.citations[0]["valid"]
 
 
-def test_refused_in_scope_case_is_a_false_refusal_without_coverage() -> None:
+def test_refused_in_scope_case_is_a_false_refusal_that_covers_nothing() -> None:
     case = _case(expected_facts=("sur étagère",))
     r = score_case(case, "ours", _out("Les textes ne couvrent pas cette question.", refused=True), DOCS)
     assert not r.decision_correct and not r.passed
     assert r.fact_coverage is None and not r.counts_for_coverage
     assert "refus alors qu'une réponse était attendue" in r.reasons
+    m = summarize([r])
+    assert m["fact_coverage"] == 0.0 and m["fact_coverage_answered"] is None  # a refusal scores 0
+    assert m["false_refusal_rate"] == 1.0
 
 
 def test_empty_answer_and_missing_facts_are_reported() -> None:
@@ -234,6 +247,16 @@ def test_out_of_scope_and_correction_ok_semantics() -> None:
     overridden = _case("factual", expected_refused=True)
     assert score_case(overridden, "s", _out("refus", refused=True), DOCS).decision_correct
 
+    # A premise with no correcting fact on file: saying it is unsupported handles it, silence does not.
+    unsupported = _case("out_of_scope", correction_ok=True, oos_type="false_premise")
+    flagged = score_case(unsupported, "s", _out("Aucun texte indexé ne fixe un tel quota.")._replace(
+        premise_rejected=True), DOCS)
+    silent = score_case(unsupported, "s", _out("La circulaire prévoit plusieurs objectifs."), DOCS)
+    assert flagged.decision_correct and flagged.premise_rejected
+    assert not silent.decision_correct
+    m = summarize([flagged, silent, refused])
+    assert m["premise_handled"] == pytest.approx(2 / 3) and m["premise_corrected"] == pytest.approx(1 / 3)
+
 
 def test_summary_aggregates_by_definition() -> None:
     facts = ("solutions mutualisées", "sur étagère")
@@ -250,8 +273,9 @@ def test_summary_aggregates_by_definition() -> None:
     ]
     m = summarize(results)
     assert m["hit@5"] == 0.5 and m["mrr@10"] == 0.5
-    assert m["fact_coverage"] == pytest.approx((1.0 + 0.5) / 2)  # answered in-scope only (a, b)
-    assert m["fact_coverage_strict"] == pytest.approx((1.0 + 0.5 + 0.0 + 0.0) / 4)  # refused/error = 0
+    assert m["fact_coverage_answered"] == pytest.approx((1.0 + 0.5) / 2)  # answered in-scope only (a, b)
+    assert m["fact_coverage"] == pytest.approx((1.0 + 0.5 + 0.0 + 0.0) / 4)  # refused/error = 0
+    assert m["false_refusal_rate"] == pytest.approx(1 / 4)  # c refused, among a, b, c, f
     assert m["citation_validity"] == 0.5
     assert m["refusal_precision"] == 0.5 and m["refusal_recall"] == 0.5  # tp d, fp c, fn e
     assert m["counts"]["errors"] == 1 and m["counts"]["passed"] == 2
@@ -260,6 +284,10 @@ def test_summary_aggregates_by_definition() -> None:
     by_kind = summarize_by_kind(results)
     assert set(by_kind) == {"procedure", "out_of_scope"}
     assert by_kind["out_of_scope"]["refusal_recall"] == 0.5
+    typed = [score_case(_case("out_of_scope", id="g", oos_type="off_topic"), "s", _out("refus", refused=True), DOCS),
+             *results]
+    by_type = summarize_by_oos_type(typed)
+    assert set(by_type) == {"off_topic", "untyped"} and by_type["off_topic"]["decision_accuracy"] == 1.0
 
 
 def test_judge_verdict_parsing() -> None:

@@ -54,7 +54,7 @@ def test_index_search_ask_draft_make_no_outbound_connection(no_network: list, sm
     from assistant.config import PROJECT_ROOT
     from assistant.evaluation import run_evaluation
 
-    report = run_evaluation(small_settings, cases_path=PROJECT_ROOT / "tests" / "data" / "eval" / "cases.yaml",
+    report = run_evaluation(small_settings, cases_path=PROJECT_ROOT / "tests" / "data" / "eval" / "suite" / "dev" / "cases.yaml",
                             write=False)
     assert report.ours
     assert no_network == []

@@ -114,7 +114,7 @@ def test_manifest_records_versions(small_settings: Settings) -> None:
     run_index(small_settings)
     gen = current_generation(small_settings.index_dir)
     manifest = json.loads((small_settings.index_dir / "snapshots" / gen / "manifest.json").read_text())
-    assert manifest["embedding_model"] == "use-multilingual-v3" and manifest["dimension"] == 512
+    assert manifest["embedding_model"] == "use-multilingual-v3-f64" and manifest["dimension"] == 512
     assert manifest["chunking_version"] and manifest["corpus_version"]
 
 

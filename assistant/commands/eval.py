@@ -27,24 +27,31 @@ def _error(message: object) -> None:
 
 
 def _print_failed(report, limit: int) -> None:  # noqa: ANN001 - EvalReport
+    from assistant.evaluation.report import _set_order
+
     out = Console(highlight=False, soft_wrap=True)
-    failed = report.failed_cases()
-    out.print(f"\n[bold]Cas en échec (notre pipeline) : {len(failed)} / {len(report.ours.results)}[/]")
-    for r in failed[:limit]:
-        out.print(f"\n[bold]{escape(r.case_id)}[/] ({r.kind}) — {escape(r.question)}")
-        for reason in r.reasons:
-            out.print(f"  [red]•[/] {escape(reason)}")
-        answer = " ".join((r.answer or "(vide)").split())
-        if len(answer) > ANSWER_PREVIEW_CHARS:
-            answer = answer[:ANSWER_PREVIEW_CHARS] + " […]"
-        out.print(f"  [dim]Réponse ({'refus' if r.refused else r.generator or 'réponse'}) :[/] {escape(answer)}")
-    if len(failed) > limit:
-        out.print(f"\n… et {len(failed) - limit} autre(s) : voir report.md.")
+    for name in _set_order(report):
+        if "/" in name:
+            continue  # batches are listed under their blind set
+        failed = report.failed_cases("ours", name)
+        out.print(f"\n[bold]Cas en échec — jeu « {escape(name)} » (notre pipeline) : "
+                  f"{len(failed)} / {len(report.results_in('ours', name))}[/]")
+        for r in failed[:limit]:
+            out.print(f"\n[bold]{escape(r.case_id)}[/] ({r.kind}{', ' + r.oos_type if r.oos_type else ''}) — "
+                      f"{escape(r.question)}")
+            for reason in r.reasons:
+                out.print(f"  [red]•[/] {escape(reason)}")
+            answer = " ".join((r.answer or "(vide)").split())
+            if len(answer) > ANSWER_PREVIEW_CHARS:
+                answer = answer[:ANSWER_PREVIEW_CHARS] + " […]"
+            out.print(f"  [dim]Réponse ({'refus' if r.refused else r.generator or 'réponse'}) :[/] {escape(answer)}")
+        if len(failed) > limit:
+            out.print(f"\n… et {len(failed) - limit} autre(s) : voir report.md.")
 
 
 def eval_command(
-    cases: Annotated[Path | None, typer.Option("--cases", help="Fichier ou dossier de cas (défaut : evals/cases).")]
-    = None,
+    cases: Annotated[Path | None, typer.Option(
+        "--cases", help="Fichier ou dossier de cas (défaut : evals/cases, jeux dev et blind côte à côte).")] = None,
     compare: Annotated[bool, typer.Option(
         "--compare", help="Comparer avec BM25 seul, dense seul et un pipeline LangChain naïf.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Imprimer le rapport JSON sur la sortie standard.")]
@@ -72,9 +79,9 @@ def eval_command(
         load_thresholds,
         parse_fail_under,
         run_evaluation,
-        summary_table,
     )
     from assistant.evaluation.judge import JudgeUnavailable
+    from assistant.evaluation.report import summary_tables
     from assistant.store import IndexError_
 
     settings = Settings()
@@ -111,7 +118,8 @@ def eval_command(
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
-        Console().print(summary_table(report))
+        for table in summary_tables(report):
+            Console().print(table)
         _print_failed(report, show_failed)
     for warning in report.warnings:
         console.print(f"[yellow]Avertissement :[/] {escape(warning)}")
@@ -119,8 +127,11 @@ def eval_command(
 
     checks = report.checks
     gating = {f"{m} >= {v:g}" for m, v in extra.items()}
-    enforced = [c for c in checks if gate or c["name"] in gating]
+    enforced = [c for c in checks if gate or (c["name"] in gating and c["set"] == report.primary)]
     missed = [c for c in enforced if not c["passed"]]
+    if gate and not [c for c in checks if not c["skipped"]]:
+        _error("--gate : aucun seuil ne s'applique aux jeux évalués (voir le fichier de seuils)")
+        raise typer.Exit(1)
     for c in checks:
         if c["skipped"]:
             console.print(f"[dim]Seuil ignoré : {escape(c['name'])} ({escape(c['message'])})[/]")

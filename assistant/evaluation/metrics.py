@@ -7,11 +7,15 @@ Definitions (also in evals/README.md):
   documents, ``recall@k`` = share of expected documents there, ``MRR@10`` = 1 / rank of the first
   expected document (0 if none in 10), ``nDCG@10`` with binary relevance. Cases without expected
   sources are not scored (``None``).
-* A fact is a string of alternatives separated by `` | ``. An alternative is found when all its
-  content tokens (``assistant.text.tokens``: case and accent folding, French stopwords removed,
-  Snowball stemming) are among the answer's tokens, in any order. An alternative made only of
-  stopwords (e.g. « non ») is matched on folded words instead; one with no word at all (« % »)
-  never matches. Fact coverage = share of facts with at least one alternative found.
+* A fact is a string of alternatives separated by `` | ``, matched on tokens (``assistant.text.tokens``:
+  case and accent folding, French stopwords removed, Snowball stemming) in any order. An answer
+  token matches a fact token when they are equal or are derivations of one word (a common prefix of
+  at least 6 letters, the shorter stem missing at most its last letter: « réversible » /
+  « réversibilité », « souverain » / « souveraineté », but not « public » / « publicité »). An
+  alternative is found when every number in it is in the answer and its words are there: all of
+  them up to three words, three quarters beyond (reasonable rewording of a longer phrase). An
+  alternative made only of stopwords (« non ») is matched on folded words instead; one with no
+  word at all (« % ») never matches. Fact coverage = share of facts with one alternative found.
 * Citation validity: a citation is valid when its document exists in the index and its quote is a
   verbatim (whitespace-normalised) substring of its passage.
 * Refusals: positive class = refused; precision and recall are ``None`` when undefined (0/0).
@@ -104,12 +108,37 @@ def fact_alternatives(fact: str) -> list[str]:
     return [alt.strip() for alt in fact.split(FACT_SEPARATOR) if alt.strip()]
 
 
+def _same_word(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= 6 and common >= min(len(a), len(b)) - 1
+
+
+def _token_in(token: str, answer: frozenset[str]) -> bool:
+    if token in answer:
+        return True
+    if any(ch.isdigit() for ch in token):
+        return False
+    return any(_same_word(token, other) for other in answer)
+
+
 def alternative_found(alternative: str, terms: AnswerTerms) -> bool:
-    needed = set(tokens(alternative))
+    needed = list(dict.fromkeys(tokens(alternative)))
     if needed:
-        return needed <= terms.tokens
-    plain = set(words(alternative))
-    return bool(plain) and plain <= terms.words
+        numbers = [t for t in needed if any(ch.isdigit() for ch in t)]
+        plain = [t for t in needed if t not in numbers]
+        if not all(t in terms.tokens for t in numbers):
+            return False
+        hits = sum(1 for t in plain if _token_in(t, terms.tokens))
+        required = len(plain) if len(plain) <= 3 else math.ceil(len(plain) * 3 / 4)
+        return hits >= required
+    plain_words = set(words(alternative))
+    return bool(plain_words) and plain_words <= terms.words
 
 
 def fact_found(fact: str, terms: AnswerTerms) -> bool:

@@ -19,6 +19,10 @@ KIND_LABELS = {
     "factual": "factuel", "procedure": "procédure", "criteria": "critères",
     "justification_request": "justification", "out_of_scope": "hors champ", "follow_up": "suivi",
 }
+OOS_LABELS = {
+    "neighbouring": "domaine voisin", "false_premise": "fausse prémisse",
+    "invented_reference": "référence inventée", "off_topic": "sans rapport", "untyped": "non typé",
+}
 PALETTE = ("#000091", "#e1000f", "#18753c", "#b34000", "#6a6af4", "#666666")
 
 
@@ -89,8 +93,31 @@ def latency_png(report: EvalReport) -> bytes:
     return _png(fig)
 
 
+def sets_png(report: EvalReport) -> bytes:
+    """Key metrics of every system on each case set side by side (dev vs blind: how much dev flatters)."""
+    panels = (("fact_coverage", "Couverture des faits"), ("refusal_recall", "Rappel des refus"),
+              ("mrr@10", "MRR @10"))
+    names = report.set_names
+    fig = Figure(figsize=(11, 3.6))
+    axes = fig.subplots(1, len(panels), sharey=True)
+    width = 0.8 / max(1, len(report.systems))
+    for ax, (metric, title) in zip(axes, panels, strict=True):
+        for s_i, system in enumerate(report.systems):
+            values = [(system.set_metrics(n).get(metric) or 0.0) for n in names]
+            xs = [i + (s_i - (len(report.systems) - 1) / 2) * width for i in range(len(names))]
+            ax.bar(xs, values, width=width, color=PALETTE[s_i % len(PALETTE)], label=system.name)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks(range(len(names)), names, rotation=20, ha="right", fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, 1.08))
+    return _png(fig)
+
+
 def report_figures(report: EvalReport) -> dict[str, bytes]:
     return {
+        "sets": sets_png(report),
         "metrics_by_kind": metrics_by_kind_png(report),
         "hit_curve": hit_curve_png(report),
         "latency": latency_png(report),

@@ -18,6 +18,7 @@ class SystemOutput(NamedTuple):
     latency_ms: float
     query: str = ""  # the question actually searched (condensed follow-up)
     generator: str = ""
+    premise_rejected: bool = False  # the answer says a premise of the question is unsupported
 
 
 @dataclass
@@ -49,6 +50,8 @@ class CaseResult:
     decision_correct: bool = False
     reasons: list[str] = field(default_factory=list)
     judge: dict[str, Any] | None = None
+    oos_type: str | None = None
+    premise_rejected: bool = False
 
     @property
     def passed(self) -> bool:

@@ -1,11 +1,13 @@
-"""Score one answered case, and aggregate case results into the report's metrics (overall and by kind).
+"""Score one answered case, and aggregate case results into the report's metrics (per set, kind, type).
 
-Semantics worth knowing (evals/README.md has the full definitions):
+Every ratio metric is defined once, as per-case terms (``case_terms``: a numerator and a denominator
+per case, the metric being Σnum / Σden). ``summarize`` and the paired bootstrap comparison
+(``paired.py``) both use it, so a figure and its confidence interval always measure the same thing.
 
-* fact coverage is averaged over the in-scope cases that were answered, plus the ``correction_ok``
-  cases that were answered; ``fact_coverage_strict`` also counts refused or failed in-scope cases as 0;
-* a ``correction_ok`` case (false premise) is handled correctly when refused, or when its answer
-  covers all its expected facts: that answer counts as a true negative for refusal metrics;
+* ``fact_coverage``: in-scope cases with expected facts; a refused or failed case scores 0 (a
+  system gains nothing by refusing hard questions). ``fact_coverage_answered``: answered ones only.
+* a false premise (``correction_ok``) is handled when refused, when the answer states the correcting
+  facts, or when the answer says the premise is not supported by any indexed text;
 * a case that raised an error counts as answered with nothing (not refused, no fact, no citation).
 """
 
@@ -18,7 +20,6 @@ from assistant.evaluation.cases import EvalCase
 from assistant.evaluation.metrics import (
     RETRIEVAL_DEPTH,
     check_citation,
-    citation_validity,
     doc_ranking,
     facts_found,
     mean,
@@ -45,11 +46,14 @@ METRICS: dict[str, MetricInfo] = {
     "recall@10": MetricInfo("Rappel @10"),
     "mrr@10": MetricInfo("MRR @10"),
     "ndcg@10": MetricInfo("nDCG @10"),
-    "fact_coverage": MetricInfo("Couverture des faits"),
-    "fact_coverage_strict": MetricInfo("Couverture des faits (refus = 0)"),
+    "fact_coverage": MetricInfo("Couverture des faits (refus = 0)"),
+    "fact_coverage_answered": MetricInfo("Couverture des faits (réponses données)"),
     "citation_validity": MetricInfo("Validité des citations"),
     "refusal_precision": MetricInfo("Précision des refus"),
     "refusal_recall": MetricInfo("Rappel des refus"),
+    "false_refusal_rate": MetricInfo("Refus à tort (dans le champ)", higher_is_better=False),
+    "premise_handled": MetricInfo("Fausses prémisses refusées ou corrigées"),
+    "premise_corrected": MetricInfo("Fausses prémisses corrigées"),
     "decision_accuracy": MetricInfo("Décision répondre/refuser juste"),
     "refusal_rate": MetricInfo("Taux de refus", higher_is_better=False),
     "pass_rate": MetricInfo("Cas entièrement réussis"),
@@ -58,11 +62,19 @@ METRICS: dict[str, MetricInfo] = {
     "judge_faithfulness": MetricInfo("Fidélité aux sources (juge LLM)"),
     "judge_correctness": MetricInfo("Exactitude (juge LLM)"),
 }
+RETRIEVAL_METRICS = ("hit@1", "hit@3", "hit@5", "hit@10", "recall@5", "recall@10", "mrr@10", "ndcg@10")
+RATIO_METRICS = (
+    *RETRIEVAL_METRICS, "fact_coverage", "fact_coverage_answered", "citation_validity", "refusal_precision",
+    "refusal_recall", "false_refusal_rate", "premise_handled", "premise_corrected", "decision_accuracy",
+    "refusal_rate", "pass_rate",
+)
 SUMMARY_METRICS = (
-    "hit@5", "mrr@10", "ndcg@10", "recall@5", "fact_coverage", "fact_coverage_strict", "citation_validity",
-    "refusal_precision", "refusal_recall", "pass_rate", "latency_p50_ms", "latency_p95_ms",
+    "hit@5", "mrr@10", "ndcg@10", "fact_coverage", "fact_coverage_answered", "citation_validity",
+    "refusal_precision", "refusal_recall", "false_refusal_rate", "premise_handled", "pass_rate",
+    "latency_p50_ms", "latency_p95_ms",
 )
 KIND_METRICS = ("hit@5", "mrr@10", "fact_coverage", "citation_validity", "decision_accuracy", "refusal_rate")
+OOS_METRICS = ("decision_accuracy", "refusal_rate", "premise_corrected")
 HIT_DEPTH_FOR_REASONS = 5
 
 
@@ -75,6 +87,7 @@ def score_case(
         system=system, case_id=case.id, kind=case.kind, question=case.question,
         expected_refused=case.expected_refused, correction_ok=case.correction_ok, in_scope=case.in_scope,
         expected_facts=list(case.expected_facts), expected_sources=list(case.expected_sources), error=error,
+        oos_type=case.oos_type,
     )
     if output is None:
         output = SystemOutput("", False, [], [], 0.0)
@@ -83,6 +96,7 @@ def score_case(
         result.latency_ms = output.latency_ms
     result.answer, result.refused = output.answer, output.refused
     result.query, result.generator = output.query, output.generator
+    result.premise_rejected = output.premise_rejected and not output.refused
 
     ranking = doc_ranking(output.retrieved_doc_ids[:RETRIEVAL_DEPTH])
     result.retrieved_docs = ranking
@@ -97,7 +111,8 @@ def score_case(
         result.counts_for_coverage = case.in_scope or case.correction_ok
 
     if case.correction_ok:
-        result.effective_expected_refused = output.refused or not covered_all
+        # Refusing, stating the correcting facts, or saying the premise is unsupported all handle it.
+        result.effective_expected_refused = output.refused or not (covered_all or result.premise_rejected)
     else:
         result.effective_expected_refused = case.expected_refused
     result.decision_correct = output.refused == result.effective_expected_refused
@@ -121,10 +136,10 @@ def _reasons(case: EvalCase, r: CaseResult) -> list[str]:
         if r.refused:
             reasons.append("refus alors qu'une réponse était attendue")
         elif case.correction_ok:
-            reasons.append("ni refus ni correction complète de la prémisse (faits attendus manquants)")
+            reasons.append("prémisse ni refusée, ni corrigée, ni signalée comme non fondée")
         else:
             reasons.append("réponse donnée alors qu'un refus était attendu")
-    if r.counts_for_coverage and r.facts_found and not all(r.facts_found) and not (case.correction_ok and not r.in_scope):
+    if r.counts_for_coverage and r.facts_found and not all(r.facts_found) and r.in_scope:
         missing = [f for f, ok in zip(r.expected_facts, r.facts_found, strict=True) if not ok]
         reasons.append("faits manquants : " + " ; ".join(f"« {m} »" for m in missing))
     if r.retrieval and r.retrieval.get(f"hit@{HIT_DEPTH_FOR_REASONS}") == 0.0:
@@ -140,28 +155,54 @@ def _reasons(case: EvalCase, r: CaseResult) -> list[str]:
     return reasons
 
 
+# ---------------------------------------------------------------- aggregation
+
+
+def case_terms(r: CaseResult, metric: str) -> tuple[float, float]:
+    """(numerator, denominator) of ``metric`` for one case; the metric is Σnum / Σden over cases."""
+    if metric in RETRIEVAL_METRICS:
+        value = (r.retrieval or {}).get(metric)
+        return (0.0, 0.0) if value is None else (float(value), 1.0)
+    if metric == "fact_coverage":
+        if not (r.in_scope and r.expected_facts):
+            return 0.0, 0.0
+        return (0.0 if r.refused or r.error else float(r.fact_coverage or 0.0)), 1.0
+    if metric == "fact_coverage_answered":
+        return (float(r.fact_coverage or 0.0), 1.0) if r.counts_for_coverage else (0.0, 0.0)
+    if metric == "citation_validity":
+        return float(sum(1 for c in r.citations if c["valid"])), float(len(r.citations))
+    if metric == "refusal_precision":
+        return float(r.refused and r.effective_expected_refused), float(r.refused)
+    if metric == "refusal_recall":
+        return float(r.refused and r.effective_expected_refused), float(r.effective_expected_refused)
+    if metric == "false_refusal_rate":
+        return (float(r.refused), 1.0) if r.in_scope else (0.0, 0.0)
+    if metric == "premise_handled":
+        return (float(r.decision_correct), 1.0) if r.correction_ok else (0.0, 0.0)
+    if metric == "premise_corrected":
+        return (float(r.decision_correct and not r.refused), 1.0) if r.correction_ok else (0.0, 0.0)
+    if metric == "decision_accuracy":
+        return float(r.decision_correct), 1.0
+    if metric == "refusal_rate":
+        return float(r.refused), 1.0
+    if metric == "pass_rate":
+        return float(r.passed), 1.0
+    raise KeyError(f"métrique sans définition par cas : {metric}")
+
+
+def ratio(results: Sequence[CaseResult], metric: str) -> float | None:
+    num = den = 0.0
+    for r in results:
+        a, b = case_terms(r, metric)
+        num, den = num + a, den + b
+    return num / den if den else None
+
+
 def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
     """Aggregate metrics of a list of case results (one system, any subset of cases)."""
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = {name: ratio(results, name) for name in RATIO_METRICS}
     scored = [r for r in results if r.retrieval]
-    for key in ("hit@1", "hit@3", "hit@5", "hit@10", "recall@5", "recall@10", "mrr@10", "ndcg@10"):
-        metrics[key] = mean(r.retrieval.get(key) for r in scored)
     metrics["hit_curve"] = [mean(r.retrieval.get(f"hit@{k}") for r in scored) for k in range(1, RETRIEVAL_DEPTH + 1)]
-
-    metrics["fact_coverage"] = mean(r.fact_coverage for r in results if r.counts_for_coverage)
-    strict = [r for r in results if r.in_scope and r.expected_facts]
-    metrics["fact_coverage_strict"] = mean(
-        (r.fact_coverage or 0.0) if not r.refused and not r.error else 0.0 for r in strict
-    )
-    checks = [bool(c["valid"]) for r in results for c in r.citations]
-    metrics["citation_validity"] = citation_validity(checks)
-
-    refusals = refusal_scores((r.effective_expected_refused, r.refused) for r in results)
-    metrics["refusal_precision"] = refusals.precision
-    metrics["refusal_recall"] = refusals.recall
-    metrics["decision_accuracy"] = mean(1.0 if r.decision_correct else 0.0 for r in results)
-    metrics["refusal_rate"] = mean(1.0 if r.refused else 0.0 for r in results)
-    metrics["pass_rate"] = mean(1.0 if r.passed else 0.0 for r in results)
 
     latencies = [r.latency_ms for r in results if r.latency_ms is not None and not r.error]
     metrics["latency_p50_ms"] = percentile(latencies, 50)
@@ -172,15 +213,17 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         metrics["judge_faithfulness"] = mean(j.get("faithfulness") for j in judged)
         metrics["judge_correctness"] = mean(j.get("correctness") for j in judged)
 
+    refusals = refusal_scores((r.effective_expected_refused, r.refused) for r in results)
     metrics["counts"] = {
         "cases": len(results),
         "errors": sum(1 for r in results if r.error),
         "refused": sum(1 for r in results if r.refused),
         "expected_refused": sum(1 for r in results if r.effective_expected_refused),
         "retrieval_scored": len(scored),
-        "coverage_scored": sum(1 for r in results if r.counts_for_coverage),
-        "citations": len(checks),
+        "coverage_scored": sum(1 for r in results if r.in_scope and r.expected_facts),
+        "citations": sum(len(r.citations) for r in results),
         "passed": sum(1 for r in results if r.passed),
+        "premises": sum(1 for r in results if r.correction_ok),
         "refusal_confusion": {"tp": refusals.tp, "fp": refusals.fp, "fn": refusals.fn, "tn": refusals.tn},
         "judged": len(judged),
     }
@@ -190,3 +233,15 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
 def summarize_by_kind(results: Sequence[CaseResult]) -> dict[str, dict[str, Any]]:
     kinds = list(dict.fromkeys(r.kind for r in results))
     return {kind: summarize([r for r in results if r.kind == kind]) for kind in kinds}
+
+
+def summarize_by_oos_type(results: Sequence[CaseResult]) -> dict[str, dict[str, Any]]:
+    """Out-of-scope cases split by how they tempt an answer (types without cases are left out)."""
+    from assistant.evaluation.cases import OOS_TYPES
+
+    out_of_scope = [r for r in results if r.kind == "out_of_scope"]
+    groups = {t: [r for r in out_of_scope if r.oos_type == t] for t in OOS_TYPES}
+    untyped = [r for r in out_of_scope if r.oos_type not in OOS_TYPES]
+    if untyped:
+        groups["untyped"] = untyped
+    return {t: summarize(rs) for t, rs in groups.items() if rs}

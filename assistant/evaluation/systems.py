@@ -18,7 +18,7 @@ from assistant.evaluation.cases import EvalCase
 from assistant.evaluation.metrics import RETRIEVAL_DEPTH
 from assistant.evaluation.records import SystemOutput
 from assistant.pipeline import Pipeline
-from assistant.retrieval import Hit, Searcher
+from assistant.retrieval import Hit, Searcher, exact_cosines
 from assistant.store import IndexReader
 
 WARM_UP_QUESTION = "Que prévoit la doctrine d'achat numérique de l'État ?"
@@ -63,8 +63,8 @@ class RecordingSearcher(Searcher):
         if (kwargs.get("mode") or self.settings.retrieval_mode) != "bm25" or not hits:
             return hits
         vector = kwargs["query_vector"]
-        stored = self.reader.embeddings_for([h.chunk_id for h in hits])
-        return [h._replace(dense=float(stored[h.chunk_id] @ vector)) if h.chunk_id in stored else h for h in hits]
+        cosines = exact_cosines(self.reader.embeddings_for([h.chunk_id for h in hits]), vector)
+        return [h._replace(dense=cosines[h.chunk_id]) if h.chunk_id in cosines else h for h in hits]
 
 
 class PipelineSystem:

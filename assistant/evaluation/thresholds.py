@@ -1,23 +1,31 @@
-"""Quality gate: minimum (or maximum) metric values, and "ours ahead of every baseline".
+"""Quality gate, per case set: minimum (or maximum) metric values, and paired comparisons with baselines.
 
-File format (evals/thresholds.yaml)::
+File format (evals/thresholds.yaml), one block per set (``dev``, ``blind``, ``blind/batch-1``…)::
 
-    minimum: {hit@5: 0.9, fact_coverage: 0.8}     # ours, all cases
-    maximum: {latency_p95_ms: 2000}               # optional
-    ahead_of_baselines: {metrics: [hit@5, fact_coverage], min_margin: 0.0}
+    dev:
+      minimum: {hit@5: 0.9, fact_coverage: 0.8}
+      maximum: {false_refusal_rate: 0.1}
+      paired:                        # baseline -> metric -> rule
+        bm25: {fact_coverage: not_behind}
+        langchain: {fact_coverage: ahead 0.10}
 
-A metric that cannot be measured on the cases given (e.g. refusal recall without any
-out-of-scope case) fails its threshold: a gate must not pass on what it did not see.
+A paired rule reads the bootstrap interval of ours − baseline (``paired.py``): ``ahead [m]`` needs
+the whole interval above m (ahead beyond noise), ``not_behind [m]`` needs its upper end at −m or
+above (no loss beyond noise). A metric that cannot be measured on the cases given fails its
+threshold: a gate must not pass on what it did not see.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from assistant.evaluation.paired import PAIRED_METRICS, PairedDelta, Rule, rule_passes
 from assistant.evaluation.scoring import METRICS
 
 
@@ -25,60 +33,108 @@ class ThresholdError(ValueError):
     """A thresholds file or --fail-under value that cannot be used (French message)."""
 
 
+_RULE = re.compile(r"^\s*(ahead|not_behind)\s*([0-9]*\.?[0-9]+)?\s*$")
+
+
+class PairedRule(NamedTuple):
+    rule: Rule
+    margin: float
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.margin:g}" if self.margin else self.rule
+
+
+def _known(name: str, allowed: Sequence[str] | Mapping[str, Any]) -> str:
+    if name not in allowed:
+        raise ValueError(f"métrique inconnue « {name} » (métriques : {', '.join(allowed)})")
+    return name
+
+
+class SetThresholds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    minimum: dict[str, float] = Field(default_factory=dict)
+    maximum: dict[str, float] = Field(default_factory=dict)
+    paired: dict[str, dict[str, PairedRule]] = Field(default_factory=dict)
+
+    @field_validator("minimum", "maximum", mode="before")
+    @classmethod
+    def _metrics(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("un dictionnaire métrique: valeur est attendu")
+        for name, limit in value.items():
+            _known(name, METRICS)
+            if isinstance(limit, bool) or not isinstance(limit, (int, float)):
+                raise ValueError(f"valeur numérique attendue pour « {name} »")
+        return value
+
+    @field_validator("paired", mode="before")
+    @classmethod
+    def _rules(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("attendu : référence: {métrique: règle}")
+        out: dict[str, dict[str, PairedRule]] = {}
+        for baseline, rules in value.items():
+            if not isinstance(rules, dict):
+                raise ValueError(f"« {baseline} » : attendu {{métrique: ahead | not_behind [marge]}}")
+            out[str(baseline)] = {}
+            for metric, text in rules.items():
+                _known(metric, PAIRED_METRICS)
+                match = _RULE.match(str(text))
+                if not match:
+                    raise ValueError(f"{baseline}.{metric} : règle « {text} » (attendu : ahead | not_behind [marge])")
+                out[str(baseline)][metric] = PairedRule(match.group(1), float(match.group(2) or 0.0))  # type: ignore[arg-type]
+        return out
+
+
 class Thresholds(NamedTuple):
-    minimum: dict[str, float]
-    maximum: dict[str, float]
-    ahead_metrics: tuple[str, ...]
-    ahead_margin: float
+    sets: dict[str, SetThresholds]
     source: str
 
     @property
     def empty(self) -> bool:
-        return not (self.minimum or self.maximum or self.ahead_metrics)
+        return not any(t.minimum or t.maximum or t.paired for t in self.sets.values())
 
-    def merged(self, minimum: Mapping[str, float]) -> Thresholds:
-        return self._replace(minimum={**self.minimum, **minimum})
+    def for_set(self, name: str) -> SetThresholds:
+        return self.sets.get(name, SetThresholds())
+
+    def merged(self, set_name: str, minimum: Mapping[str, float]) -> Thresholds:
+        """Add --fail-under values to one set."""
+        if not minimum:
+            return self
+        current = self.for_set(set_name)
+        updated = current.model_copy(update={"minimum": {**current.minimum, **minimum}})
+        return self._replace(sets={**self.sets, set_name: updated})
 
     def to_json(self) -> dict[str, Any]:
-        return {"minimum": self.minimum, "maximum": self.maximum,
-                "ahead_of_baselines": {"metrics": list(self.ahead_metrics), "min_margin": self.ahead_margin},
-                "source": self.source}
+        return {
+            "source": self.source,
+            "sets": {
+                name: {"minimum": t.minimum, "maximum": t.maximum,
+                       "paired": {b: {m: str(r) for m, r in rules.items()} for b, rules in t.paired.items()}}
+                for name, t in self.sets.items()
+            },
+        }
 
 
 class ThresholdCheck(NamedTuple):
+    set: str
     name: str
     value: float | None
     limit: float
     passed: bool
     skipped: bool
     message: str
+    interval: tuple[float, float] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self._asdict()
 
 
-NO_THRESHOLDS = Thresholds({}, {}, (), 0.0, "")
-
-
-def _metric(name: Any, where: str) -> str:
-    if not isinstance(name, str) or name not in METRICS:
-        known = ", ".join(METRICS)
-        raise ThresholdError(f"{where} : métrique inconnue « {name} » (métriques : {known})")
-    return name
-
-
-def _values(raw: Any, where: str) -> dict[str, float]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ThresholdError(f"{where} : un dictionnaire métrique: valeur est attendu")
-    out: dict[str, float] = {}
-    for key, value in raw.items():
-        name = _metric(key, where)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ThresholdError(f"{where} : valeur numérique attendue pour « {name} »")
-        out[name] = float(value)
-    return out
+NO_THRESHOLDS = Thresholds({}, "")
 
 
 def load_thresholds(path: Path) -> Thresholds:
@@ -90,18 +146,18 @@ def load_thresholds(path: Path) -> Thresholds:
     except (OSError, yaml.YAMLError) as exc:
         raise ThresholdError(f"{path} : fichier de seuils illisible ({exc})") from exc
     if not isinstance(data, dict):
-        raise ThresholdError(f"{path} : un dictionnaire est attendu (minimum, maximum, ahead_of_baselines)")
-    ahead = data.get("ahead_of_baselines") or {}
-    if not isinstance(ahead, dict):
-        raise ThresholdError(f"{path} : ahead_of_baselines doit contenir metrics et min_margin")
-    metrics = tuple(_metric(m, f"{path}, ahead_of_baselines") for m in ahead.get("metrics") or [])
-    margin = ahead.get("min_margin", 0.0)
-    if isinstance(margin, bool) or not isinstance(margin, (int, float)):
-        raise ThresholdError(f"{path} : ahead_of_baselines.min_margin doit être un nombre")
-    return Thresholds(
-        _values(data.get("minimum"), f"{path}, minimum"), _values(data.get("maximum"), f"{path}, maximum"),
-        metrics, float(margin), str(path),
-    )
+        raise ThresholdError(f"{path} : un dictionnaire est attendu (un bloc par jeu de cas : dev, blind…)")
+    sets: dict[str, SetThresholds] = {}
+    for name, block in data.items():
+        try:
+            sets[str(name)] = SetThresholds.model_validate(block or {})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ThresholdError(
+                f"{path}, jeu « {name} »{', ' + where if where else ''} : {str(err['msg']).removeprefix('Value error, ')}"
+            ) from exc
+    return Thresholds(sets, str(path))
 
 
 def parse_fail_under(items: Sequence[str]) -> dict[str, float]:
@@ -111,7 +167,9 @@ def parse_fail_under(items: Sequence[str]) -> dict[str, float]:
         name, sep, value = item.partition("=")
         if not sep:
             raise ThresholdError(f"--fail-under « {item} » : format attendu métrique=valeur (ex. hit@5=0.9)")
-        metric = _metric(name.strip(), "--fail-under")
+        metric = name.strip()
+        if metric not in METRICS:
+            raise ThresholdError(f"--fail-under : métrique inconnue « {metric} » (métriques : {', '.join(METRICS)})")
         try:
             out[metric] = float(value.strip().replace(",", "."))
         except ValueError as exc:
@@ -123,41 +181,32 @@ def _fmt(value: float | None) -> str:
     return "non mesurable" if value is None else f"{value:.3f}"
 
 
-def check_thresholds(
-    metrics: Mapping[str, Any], thresholds: Thresholds, baselines: Mapping[str, Mapping[str, Any]] | None = None,
+def check_set(
+    set_name: str, metrics: Mapping[str, Any], limits: SetThresholds,
+    paired: Mapping[str, Mapping[str, PairedDelta]] | None,
 ) -> list[ThresholdCheck]:
-    """Check ours (``metrics``) against the thresholds; ``baselines`` = name -> metrics, when compared."""
+    """Checks of one set: ``metrics`` are ours; ``paired`` = baseline -> metric -> delta (None without --compare)."""
     checks: list[ThresholdCheck] = []
-    for name, limit in thresholds.minimum.items():
+    for name, limit in limits.minimum.items():
         value = metrics.get(name)
         passed = value is not None and value >= limit - 1e-9
-        checks.append(ThresholdCheck(f"{name} >= {limit:g}", value, limit, passed, False,
-                                     f"{name} = {_fmt(value)} (minimum {limit:g})"))
-    for name, limit in thresholds.maximum.items():
+        checks.append(ThresholdCheck(set_name, f"{name} >= {limit:g}", value, limit, passed, False,
+                                     f"[{set_name}] {name} = {_fmt(value)} (minimum {limit:g})"))
+    for name, limit in limits.maximum.items():
         value = metrics.get(name)
         passed = value is not None and value <= limit + 1e-9
-        checks.append(ThresholdCheck(f"{name} <= {limit:g}", value, limit, passed, False,
-                                     f"{name} = {_fmt(value)} (maximum {limit:g})"))
-    for name in thresholds.ahead_metrics:
-        label = f"{name} devant chaque référence"
-        if not baselines:
-            checks.append(ThresholdCheck(label, metrics.get(name), thresholds.ahead_margin, True, True,
-                                         "non vérifié : relancer avec --compare"))
-            continue
-        ours = metrics.get(name)
-        for base, base_metrics in baselines.items():
-            other = base_metrics.get(name)
-            if ours is None:
-                passed = False
-            elif other is None:
-                passed = True
-            else:
-                margin = thresholds.ahead_margin
-                # margin 0 means strictly ahead; any other margin is a minimum difference (negative allows a lag).
-                passed = ours > other + 1e-9 if margin == 0 else ours - other >= margin - 1e-9
-            delta = None if ours is None or other is None else ours - other
-            checks.append(ThresholdCheck(
-                f"{name} > {base}", delta, thresholds.ahead_margin, passed, False,
-                f"{name} : nous {_fmt(ours)}, {base} {_fmt(other)}",
-            ))
+        checks.append(ThresholdCheck(set_name, f"{name} <= {limit:g}", value, limit, passed, False,
+                                     f"[{set_name}] {name} = {_fmt(value)} (maximum {limit:g})"))
+    for baseline, rules in limits.paired.items():
+        for metric, rule in rules.items():
+            label = f"{metric} {rule} vs {baseline}"
+            delta = (paired or {}).get(baseline, {}).get(metric)
+            if delta is None:
+                checks.append(ThresholdCheck(set_name, label, None, rule.margin, True, True,
+                                             f"[{set_name}] {label} : non vérifié (relancer avec --compare)"))
+                continue
+            interval = None if delta.low is None or delta.high is None else (delta.low, delta.high)
+            passed = rule_passes(delta, rule.rule, rule.margin)
+            checks.append(ThresholdCheck(set_name, label, delta.delta, rule.margin, passed, False,
+                                         f"[{set_name}] {delta.describe()} → règle {rule}", interval))
     return checks

@@ -13,20 +13,21 @@ import gradio as gr
 
 from assistant.config import Settings
 from assistant.evaluation import EvalReport, default_reports_dir, latest_report, run_evaluation
-from assistant.evaluation.plots import KIND_LABELS, report_figures
-from assistant.evaluation.report import SETTINGS_SHOWN, fmt
+from assistant.evaluation.plots import KIND_LABELS, OOS_LABELS, report_figures
+from assistant.evaluation.report import SETTINGS_SHOWN, _set_order, fmt, fmt_delta
 from assistant.evaluation.scoring import KIND_METRICS, METRICS
 from assistant.ui import render
 from assistant.ui.files import session_dir
 
 log = logging.getLogger(__name__)
 
-CARD_METRICS = ("hit@5", "fact_coverage", "citation_validity", "refusal_precision", "refusal_recall",
-                "pass_rate", "latency_p50_ms")
-FIGURE_CAPTIONS = {"metrics_by_kind": "Métriques par type de cas", "hit_curve": "Succès @k (documents)",
+CARD_METRICS = ("hit@5", "fact_coverage", "refusal_precision", "refusal_recall", "false_refusal_rate",
+                "premise_handled", "latency_p50_ms")
+FIGURE_CAPTIONS = {"sets": "Jeux de cas côte à côte (dev / blind)", "metrics_by_kind": "Métriques par type de cas (dev)",
                    "latency": "Distribution des latences"}
 SYSTEM_METRICS = ("hit@5", "mrr@10", "fact_coverage", "citation_validity", "refusal_precision", "refusal_recall",
-                  "latency_p50_ms")
+                  "false_refusal_rate", "premise_handled", "latency_p50_ms")
+ANSWER_CHARS = 600
 
 _eval_lock = threading.Lock()
 _figures: dict[str, list[tuple[str, str]]] = {}
@@ -62,40 +63,44 @@ class QualityService:
         return default_reports_dir(self.settings)
 
     def show(self) -> tuple[Any, ...]:
-        """Summary, by-kind table, systems table, three figures, configuration, failed cases, report files."""
+        """Summary, per-kind/type table, sets × systems table, three figures, configuration, failed cases, files."""
         data = latest_report(self.reports_dir)
         if data is None:
             return (render.notice_html(render.texts()["quality_empty"]), [], gr.update(visible=False),
                     None, None, None, None, [], None)
-        systems = data.get("systems") or []
-        ours = next((s for s in systems if s.get("name") == "ours"), systems[0] if systems else {})
-        metrics = ours.get("metrics", {})
-        kinds = data.get("kinds", {})
+        report = EvalReport.from_json(data)
         checks = data.get("checks") or []
         failed_checks = [c for c in checks if not c.get("passed") and not c.get("skipped")]
         status = ("Tous les seuils de qualité sont atteints." if not failed_checks
                   else f"{len(failed_checks)} seuil(s) non atteint(s) : "
                   + " ; ".join(str(c.get("message", c.get("name"))) for c in failed_checks))
-        cards = "".join(
-            f'<div class="metric-card"><div class="value">{render.esc(fmt(m, metrics.get(m)))}</div>'
-            f'<div class="label">{render.esc(_label(m))}</div></div>' for m in CARD_METRICS
-        )
-        kinds_text = ", ".join(f"{KIND_LABELS.get(k, k)} {n}" for k, n in kinds.items())
+        rows = []
+        for info in report.sets:
+            metrics = report.ours.set_metrics(info.name)
+            cards = "".join(
+                f'<div class="metric-card"><div class="value">{render.esc(fmt(m, metrics.get(m)))}</div>'
+                f'<div class="label">{render.esc(_label(m))}</div></div>' for m in CARD_METRICS
+            )
+            rows.append(f'<h3 class="quality-set">Jeu « {render.esc(info.name)} » — {len(info.case_ids)} cas</h3>'
+                        f'<div class="metric-cards">{cards}</div>')
         summary = (
-            f'<div class="quality-summary"><p><b>Dernière évaluation :</b> {render.esc(data.get("created_at"))} · '
-            f'{render.esc(data.get("n_cases", sum(kinds.values())))} cas ({render.esc(kinds_text)}) · '
-            f'durée {float(data.get("runtime_s", 0)):.1f} s · index {render.esc(data.get("index_generation"))}</p>'
-            f'<div class="metric-cards">{cards}</div>'
-            + render.notice_html(status, "ok" if not failed_checks else "warning") + "</div>"
+            f'<div class="quality-summary"><p><b>Dernière évaluation :</b> {render.esc(report.created_at)} · '
+            f'{report.n_cases} cas · durée {report.runtime_s:.1f} s · index {render.esc(report.index_generation)}</p>'
+            + "".join(rows) + render.notice_html(status, "ok" if not failed_checks else "warning") + "</div>"
         )
-        by_kind = [
-            [KIND_LABELS.get(k, k), (v.get("counts") or {}).get("cases", kinds.get(k, "")),
-             *[fmt(m, v.get(m)) for m in KIND_METRICS]]
-            for k, v in (ours.get("by_kind") or {}).items()
-        ]
-        compare = len(systems) > 1
-        system_rows = [[s.get("label") or s.get("name"), *[fmt(m, s.get("metrics", {}).get(m)) for m in SYSTEM_METRICS]]
-                       for s in systems]
+        by_kind = []
+        for info in report.sets:
+            ours_set = report.ours.sets.get(info.name, {})
+            for k, v in (ours_set.get("by_kind") or {}).items():
+                by_kind.append([info.name, KIND_LABELS.get(k, k), (v.get("counts") or {}).get("cases", ""),
+                                *[fmt(m, v.get(m)) for m in KIND_METRICS]])
+            for t, v in (ours_set.get("by_oos_type") or {}).items():
+                by_kind.append([info.name, f"hors champ · {OOS_LABELS.get(t, t)}", (v.get("counts") or {}).get("cases", ""),
+                                *[fmt(m, v.get(m)) for m in KIND_METRICS]])
+        system_rows = [[info.name, s.label or s.name, *[fmt(m, s.set_metrics(info.name).get(m)) for m in SYSTEM_METRICS]]
+                       for info in report.sets for s in report.systems]
+        system_rows += [["écart dev − blind", name, *[fmt_delta(m, row.get(m)) for m in SYSTEM_METRICS]]
+                        for name, row in report.gaps().items()]
         try:
             figures = dict(_figures_for(data))
         except Exception:  # noqa: BLE001 - a plotting problem must not hide the numbers
@@ -105,18 +110,21 @@ class QualityService:
         config = {
             "réglages": {k: settings.get(k) for k in SETTINGS_SHOWN if k in settings},
             "seuils": data.get("thresholds"),
-            "cas": data.get("cases_path"),
+            "jeux": {info.name: info.path for info in report.sets},
             "corpus": data.get("corpus_version"),
             "comparaison aux références": data.get("compare"),
             "tous les réglages": settings,
         }
-        failed = [
-            [r.get("case_id"), KIND_LABELS.get(r.get("kind"), r.get("kind")), r.get("question"),
-             " ; ".join(r.get("reasons") or [])]
-            for r in ours.get("results", []) if not r.get("passed", not r.get("reasons"))
-        ]
+        failed = []
+        for name in _set_order(report):
+            if "/" in name:
+                continue
+            for r in report.failed_cases("ours", name):
+                answer = " ".join((r.answer or "(vide)").split())
+                failed.append([name, r.case_id, KIND_LABELS.get(r.kind, r.kind), r.question, " ; ".join(r.reasons),
+                               answer[:ANSWER_CHARS] + (" […]" if len(answer) > ANSWER_CHARS else "")])
         files = [p for p in (data.get("files") or {}).values() if Path(p).is_file()]
-        return (summary, by_kind, gr.update(value=system_rows, visible=compare),
+        return (summary, by_kind, gr.update(value=system_rows, visible=True),
                 *[figures.get(name) for name in FIGURE_CAPTIONS], config, failed, files or None)
 
     def run(self, compare: bool, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
@@ -152,22 +160,23 @@ def build_quality_tab(settings: Settings) -> tuple[Callable[[], Any], list[Any]]
                         elem_id="eval-btn")
     status = gr.HTML()
     summary = gr.HTML(elem_id="quality-summary")
-    by_kind = gr.Dataframe(headers=["Type de cas", "Cas", *[_label(m) for m in KIND_METRICS]],
-                           label="Métriques par type de cas (notre pipeline)", interactive=False, wrap=True, elem_classes="sans-table")
-    systems = gr.Dataframe(headers=["Système", *[_label(m) for m in SYSTEM_METRICS]],
-                           label="Comparaison aux systèmes de référence", interactive=False, wrap=True,
+    by_kind = gr.Dataframe(headers=["Jeu", "Type de cas", "Cas", *[_label(m) for m in KIND_METRICS]],
+                           label="Métriques par type de cas et par type de hors champ (notre pipeline)", interactive=False, wrap=True, elem_classes="sans-table")
+    systems = gr.Dataframe(headers=["Jeu", "Système", *[_label(m) for m in SYSTEM_METRICS]],
+                           label="Jeux dev et blind côte à côte, par système", interactive=False, wrap=True,
                            visible=False, elem_classes="sans-table")
     with gr.Column(elem_id="quality-figures"):
-        fig_kind = gr.Image(label=FIGURE_CAPTIONS["metrics_by_kind"], type="filepath", interactive=False,
+        fig_kind = gr.Image(label=FIGURE_CAPTIONS["sets"], type="filepath", interactive=False,
                             show_label=True, height=340)
         with gr.Row():
-            fig_hit = gr.Image(label=FIGURE_CAPTIONS["hit_curve"], type="filepath", interactive=False, height=320)
+            fig_hit = gr.Image(label=FIGURE_CAPTIONS["metrics_by_kind"], type="filepath", interactive=False, height=320)
             fig_latency = gr.Image(label=FIGURE_CAPTIONS["latency"], type="filepath", interactive=False, height=320)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            failed = gr.Dataframe(headers=["Cas", "Type", "Question", "Raisons"], label="Cas en échec",
-                                  interactive=False, wrap=True, max_height=420, elem_classes="sans-table",
-                                  column_widths=["12%", "13%", "40%", "35%"])
+            failed = gr.Dataframe(headers=["Jeu", "Cas", "Type", "Question", "Raisons", "Réponse donnée"],
+                                  label="Cas en échec (blind d'abord), avec la réponse donnée",
+                                  interactive=False, wrap=True, max_height=520, elem_classes="sans-table",
+                                  column_widths=["7%", "9%", "9%", "25%", "20%", "30%"])
         with gr.Column(scale=2):
             config = gr.JSON(label="Configuration de l'évaluation", open=False)
             files = gr.File(label="Rapport complet (HTML, Markdown, JSON)", file_count="multiple",
