@@ -65,6 +65,25 @@ def page(app_url: str, tmp_path: Path) -> Iterator[tuple[Any, list[str], list[st
             context.close()
 
 
+# True once ``selector``'s box (and the page's scroll offset) has not moved for ``frames`` animation
+# frames in a row, with the element in the viewport: a smooth scroll or a layout change has finished.
+_SETTLED = """([selector, frames]) => {
+  const el = document.querySelector(selector);
+  if (!el) { return false; }
+  const r = el.getBoundingClientRect();
+  const key = [r.top, r.left, r.width, r.height, window.scrollX, window.scrollY].join(",");
+  const seen = (window.__settled = window.__settled || {});
+  if (!seen[selector] || seen[selector].key !== key) { seen[selector] = {key: key, frames: 0}; return false; }
+  seen[selector].frames += 1;
+  return seen[selector].frames >= frames && r.bottom > 0 && r.top < window.innerHeight;
+}"""
+
+
+def _wait_settled(pg: Any, selector: str, frames: int = 10, timeout: int = 15_000) -> None:
+    """Wait, frame by frame, until ``selector`` is visible and stops moving (instead of a fixed pause)."""
+    pg.wait_for_function(_SETTLED, arg=[selector, frames], polling="raf", timeout=timeout)
+
+
 def _ask(pg: Any, question: str) -> None:
     pg.fill("#question-box textarea", question)
     pg.click("#send-btn")
@@ -94,7 +113,7 @@ def test_chat_source_and_draft_in_a_real_browser(
     pg.wait_for_selector("#src-0-1 details.source-context[open] mark", timeout=10_000)
     mark = pg.inner_text("#src-0-1 mark")
     assert " ".join(mark.split()) == " ".join(first.quote.split())
-    pg.wait_for_timeout(400)
+    _wait_settled(pg, "#src-0-1")  # the card is smoothly scrolled into view: wait until it has arrived
     pg.screenshot(path=str(OUTPUT / "chat.png"))
 
     # Drafting tab: fill with the example, draft, preview with sources and downloads.
@@ -107,7 +126,8 @@ def test_chat_source_and_draft_in_a_real_browser(
     pg.wait_for_selector("#draft-files a, #draft-files .file-preview", timeout=30_000)
     assert pg.locator("#draft-preview .source-card").count() > 0
     pg.evaluate("window.scrollTo(0, 0)")
-    pg.wait_for_timeout(400)
+    pg.wait_for_function("window.scrollY === 0", timeout=10_000)
+    _wait_settled(pg, "#draft-preview")
     pg.screenshot(path=str(OUTPUT / "draft.png"))
 
     # Sources tab: the document list and a document read section by section.
