@@ -6,14 +6,14 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from assistant.chain import AnswerChain
+from assistant.answer.chain import AnswerChain
+from assistant.answer.generators import LLMGenerator
+from assistant.answer.retrieval import Searcher
 from assistant.config import Settings
-from assistant.generation import LLMGenerator
-from assistant.retrieval import Searcher
-from assistant.store import IndexReader
+from assistant.index.store import IndexReader
 
 if TYPE_CHECKING:
-    from assistant.drafting import Drafter
+    from assistant.draft.drafter import Drafter
 
 
 class Pipeline:
@@ -37,7 +37,7 @@ class Pipeline:
 
     @cached_property
     def drafter(self) -> Drafter:
-        from assistant.drafting import Drafter
+        from assistant.draft.drafter import Drafter
 
         return Drafter(self.settings, self.searcher, self.llm)
 

@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     import assistant  # noqa: F401
     from assistant.config import Settings
-    from assistant.indexing import run_index
+    from assistant.index.ingest import run_index
     from assistant.pipeline import Pipeline
 
     settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="doctrine-bench-")), knowledge_dir=ROOT / "knowledge")

@@ -51,9 +51,9 @@ def free_port() -> int:
 
 def serve(port: int) -> None:
     """Server side, in its own process so that client threads do not share its interpreter."""
-    from assistant.app import launch
     from assistant.config import Settings
     from assistant.pipeline import get_pipeline
+    from assistant.ui.app import launch
 
     settings = Settings()
     get_pipeline(settings).chain.invoke(QUESTIONS[0])  # load models and index before timing

@@ -40,9 +40,9 @@ def _disk(path: Path) -> int:
 
 def worker(args: argparse.Namespace) -> None:
     import assistant  # noqa: F401
+    from assistant.answer.retrieval import Searcher
     from assistant.config import Settings
-    from assistant.indexing import run_index
-    from assistant.retrieval import Searcher
+    from assistant.index.ingest import run_index
 
     data = Path(args.data)
     knowledge = Path(args.knowledge)

@@ -34,13 +34,13 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 import assistant  # noqa: E402,F401 - offline environment first
+from assistant.answer.retrieval import Filters, Hit  # noqa: E402
 from assistant.config import Settings  # noqa: E402
 from assistant.evaluation.cases import DEV_SET, EvalCase, guard_not_blind, load_cases  # noqa: E402
 from assistant.evaluation.runner import run_system  # noqa: E402
 from assistant.evaluation.scoring import summarize  # noqa: E402
 from assistant.evaluation.systems import RecordingSearcher, chain_system  # noqa: E402
 from assistant.pipeline import get_pipeline  # noqa: E402
-from assistant.retrieval import Filters, Hit  # noqa: E402
 
 DEFAULT_VALUES: dict[str, tuple[float, ...]] = {
     "dense_weight": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
@@ -116,7 +116,7 @@ class Sweeper:
         if key not in self.memo:
             settings = self.settings.model_copy(update=override)
             searcher = CachingSearcher(settings, self.pipeline.reader, self.vectors, self.results)
-            system = chain_system(self.pipeline, "tune", "tune", settings, searcher=searcher)
+            system = chain_system("tune", "tune", settings, self.pipeline.reader, searcher=searcher)
             system.fresh_vectors = False
             metrics = summarize(run_system(system, self.cases, self.doc_ids))
             metrics.pop("hit_curve", None)

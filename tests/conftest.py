@@ -30,7 +30,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="session")
 def corpus_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings whose index holds the shipped knowledge base (built once)."""
-    from assistant.indexing import run_index
+    from assistant.index.ingest import run_index
 
     settings = make_settings(tmp_path_factory.mktemp("corpus-index"))
     run = run_index(settings)

@@ -63,7 +63,7 @@ class Served:
     """An app launched in this process on 127.0.0.1:<free port>."""
 
     def __init__(self, settings: Settings, auth: Any = None) -> None:
-        from assistant.app import launch
+        from assistant.ui.app import launch
 
         self.settings = settings
         self.port = free_port()
@@ -226,7 +226,7 @@ def test_conversation_export_markdown_and_docx(served: Served) -> None:
 
 
 def _form_args(form: dict[str, Any]) -> list[Any]:
-    from assistant.criteria import load_catalog
+    from assistant.draft.catalogue import load_catalog
 
     ctx = form.get("context", {})
     args: list[Any] = [form["object"], form.get("entity"), form["route"], form["criteria"]]
@@ -294,7 +294,7 @@ def test_quality_tab_runs_the_evaluation_and_shows_the_report(served: Served) ->
 
 
 def test_upload_good_and_corrupt_files(tmp_path: Path, no_network: list) -> None:
-    from assistant.indexing import run_index
+    from assistant.index.ingest import run_index
 
     settings = make_settings(tmp_path / "data", knowledge_dir=write_corpus(tmp_path / "knowledge"))
     run_index(settings)
@@ -313,7 +313,7 @@ def test_upload_good_and_corrupt_files(tmp_path: Path, no_network: list) -> None
         assert get_pipeline(settings).reader.snapshot().generation == generation
         report = client.predict([handle_file(str(good)), handle_file(str(corrupt))], api_name="/upload")
         assert "Ajouté" in report and "note-interne.md" in report and "Ignoré" in report
-        from assistant.store import current_generation
+        from assistant.index.snapshot import current_generation
         from assistant.ui.corpus import fresh_snapshot
 
         committed = current_generation(settings.index_dir)
@@ -396,7 +396,7 @@ def test_password_file_and_authenticated_app(tmp_path: Path, app_settings: Setti
 def test_serve_refuses_network_exposure_without_auth(tmp_path: Path) -> None:
     import typer
 
-    from assistant.commands.serve import auth_line, is_loopback, serve
+    from assistant.cli.serve import auth_line, is_loopback, serve
 
     cli = typer.Typer()
     cli.command(name="serve")(serve)

@@ -37,7 +37,7 @@ def _free_port() -> int:
 def app_url(corpus_settings: Settings) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip("Chromium absent (/usr/bin/chromium) : installez le paquet Debian « chromium »")
-    from assistant.app import launch
+    from assistant.ui.app import launch
 
     port = _free_port()
     demo = launch(corpus_settings, port=port, prevent_thread_lock=True, quiet=True)

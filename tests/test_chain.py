@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chain import heuristic_condense
-from assistant.citations import markers, quote_in_passage
+from assistant.answer.chain import heuristic_condense
+from assistant.answer.citations import markers, quote_in_passage
+from assistant.answer.question import QuestionError
 from assistant.config import Settings
-from assistant.indexing import run_index
+from assistant.index.ingest import run_index
 from assistant.pipeline import Pipeline
-from assistant.validation import QuestionError
 from tests.conftest import SMALL_CORPUS, make_settings, write_corpus
 
 IN_SCOPE = [

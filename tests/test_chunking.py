@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.chunking import chunk_document, section_units
-from assistant.corpus import Section, SourceDocument
+from assistant.index.chunking import chunk_document, section_units
+from assistant.index.documents import Section, SourceDocument
 from assistant.text import split_sentences
 
 

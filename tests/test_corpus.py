@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import (
+from assistant.index.documents import (
     FrontMatterError,
     LoadError,
     load_knowledge,
     load_knowledge_file,
-    load_user_file,
-    load_user_files,
     markdown_sections,
 )
+from assistant.index.loaders import load_user_file, load_user_files
 from tests.conftest import SMALL_CORPUS, write_corpus
 
 GOOD = SMALL_CORPUS["circulaire-test.md"]

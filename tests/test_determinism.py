@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.embeddings import get_embeddings
+from assistant.index.embeddings import get_embeddings
 
 TEXTS = [
     "La circulaire n° 6519/SG du 5 février 2026 fixe la doctrine d'achat numérique de l'État.",
@@ -39,7 +39,7 @@ NO_AVX512 = " ".join([
 
 EMBED_SCRIPT = """
 import hashlib, json, sys
-from assistant.embeddings import get_embeddings
+from assistant.index.embeddings import get_embeddings
 texts = json.loads(sys.argv[1])
 print(hashlib.sha256(get_embeddings("use").encode(texts).tobytes()).hexdigest())
 """
@@ -47,7 +47,7 @@ print(hashlib.sha256(get_embeddings("use").encode(texts).tobytes()).hexdigest())
 SEARCH_SCRIPT = """
 import json, sys
 from assistant.config import Settings
-from assistant.retrieval import Searcher
+from assistant.answer.retrieval import Searcher
 searcher = Searcher(Settings(data_dir=sys.argv[1]))
 out = {}
 for mode in ("hybrid", "bm25", "dense", "rrf"):

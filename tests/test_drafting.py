@@ -10,11 +10,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from assistant.citations import quote_in_passage, squash
+from assistant.answer.citations import quote_in_passage, squash
+from assistant.answer.generators import LLMGenerator
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.criteria import BUILD_ROUTE_IDS, CRITERION_IDS, EXCEPTION_IDS, ROUTE_IDS, load_catalog
-from assistant.drafting import Draft, Drafter, DraftInputError, load_request, parse_request
-from assistant.generation import LLMGenerator
+from assistant.draft.catalogue import BUILD_ROUTE_IDS, CRITERION_IDS, EXCEPTION_IDS, ROUTE_IDS, load_catalog
+from assistant.draft.drafter import Draft, Drafter, DraftInputError, load_request, parse_request
 from tests.llm_server import ScriptedLLMServer
 
 EXAMPLES = PROJECT_ROOT / "examples"
@@ -220,7 +220,7 @@ def test_json_contract_and_determinism(drafter: Drafter) -> None:
 
 
 def test_examples_parse_and_committed_sample_is_generated(drafter: Drafter) -> None:
-    from assistant.export import draft_to_markdown
+    from assistant.draft.export import draft_to_markdown
 
     for path in EXAMPLES.glob("draft-*.yaml"):
         load_request(path)
@@ -308,7 +308,7 @@ def test_llm_failure_falls_back_to_the_template_draft(
 
 @pytest.fixture
 def cli(corpus_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    from assistant.commands.draft import draft
+    from assistant.cli.draft import draft
 
     monkeypatch.setenv("DOCTRINE_DATA_DIR", str(corpus_settings.data_dir))
     monkeypatch.setenv("DOCTRINE_KNOWLEDGE_DIR", str(corpus_settings.knowledge_dir))
@@ -353,8 +353,8 @@ def test_cli_errors_exit_2_in_french(cli: typer.Typer, tmp_path: Path, content: 
 def test_corpus_without_the_catalogued_documents(small_settings: Settings) -> None:
     """A user corpus without the referenced documents: evidence comes from the whole corpus when it
     really matches, and an objective it does not cover is said to be uncovered, not padded."""
-    from assistant.indexing import run_index
-    from assistant.retrieval import Searcher
+    from assistant.answer.retrieval import Searcher
+    from assistant.index.ingest import run_index
 
     run_index(small_settings)
     drafter = Drafter(small_settings, Searcher(small_settings))

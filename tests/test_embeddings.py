@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.embeddings import EmbeddingConfigError, get_embeddings
+from assistant.index.embeddings import EmbeddingConfigError, get_embeddings
 
 
 def test_use_embeds_french_paraphrases_close() -> None:

@@ -42,7 +42,7 @@ CASES = SUITE / "dev" / "cases.yaml"
 @pytest.fixture(scope="module")
 def eval_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The small test corpus, indexed once for this module; reports and thresholds in a temp evals/."""
-    from assistant.indexing import run_index
+    from assistant.index.ingest import run_index
 
     root = tmp_path_factory.mktemp("eval-small")
     settings = make_settings(root / "data", knowledge_dir=write_corpus(root / "knowledge"), evals_dir=root / "evals")
@@ -331,7 +331,7 @@ def test_unknown_expected_source_is_reported(eval_settings: Settings, tmp_path: 
 
 
 def _cli(eval_settings: Settings, args: list[str]):  # noqa: ANN202
-    from assistant.commands.eval import eval_command
+    from assistant.cli.eval import eval_command
 
     app = typer.Typer()
     app.command(name="eval")(eval_command)

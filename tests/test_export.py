@@ -13,8 +13,13 @@ from xml.dom import minidom
 import pytest
 
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.drafting import Draft, Drafter, load_request
-from assistant.export import conversation_to_docx, conversation_to_markdown, draft_to_docx, draft_to_markdown
+from assistant.draft.drafter import Draft, Drafter, load_request
+from assistant.draft.export import (
+    conversation_to_docx,
+    conversation_to_markdown,
+    draft_to_docx,
+    draft_to_markdown,
+)
 
 EXAMPLE = PROJECT_ROOT / "examples" / "draft-rh-sur-etagere.yaml"
 

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from assistant.config import PROJECT_ROOT
-from assistant.corpus import load_knowledge
-from assistant.criteria import CRITERION_IDS, ROUTE_IDS, load_catalog
+from assistant.draft.catalogue import CRITERION_IDS, ROUTE_IDS, load_catalog
+from assistant.index.documents import load_knowledge
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 REPORT = load_knowledge(KNOWLEDGE)

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from assistant.config import PROJECT_ROOT
-from assistant.corpus import SourceDocument, load_knowledge
+from assistant.index.documents import SourceDocument, load_knowledge
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 # Date of the last review of the corpus against the fact base: dates before it are in the past.

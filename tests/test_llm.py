@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.chain import Answer
+from assistant.answer.chain import Answer
 from assistant.config import Settings
 from assistant.pipeline import Pipeline
 from tests.llm_server import ScriptedLLMServer
@@ -21,7 +21,7 @@ def _pipeline(small_index: Settings, server: ScriptedLLMServer, timeout: float =
 
 @pytest.fixture
 def small_index(small_settings: Settings) -> Settings:
-    from assistant.indexing import run_index
+    from assistant.index.ingest import run_index
 
     run_index(small_settings)
     return small_settings

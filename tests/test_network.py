@@ -36,9 +36,9 @@ def test_offline_environment_is_forced() -> None:
 def test_index_search_ask_draft_make_no_outbound_connection(no_network: list, small_settings: Settings) -> None:  # noqa: ANN001
     import gradio  # noqa: F401 - importing the UI library must not phone home either
 
-    from assistant.drafting import Drafter
-    from assistant.embeddings import get_embeddings
-    from assistant.indexing import run_index
+    from assistant.draft.drafter import Drafter
+    from assistant.index.embeddings import get_embeddings
+    from assistant.index.ingest import run_index
     from assistant.pipeline import Pipeline
 
     get_embeddings("use")

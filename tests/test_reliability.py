@@ -19,11 +19,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from assistant.answer.question import QuestionError
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.indexing import ingest_files, run_index
+from assistant.index.chroma import open_collection
+from assistant.index.ingest import ingest_files, run_index
+from assistant.index.snapshot import current_generation
+from assistant.index.store import BATCH, IndexReader
 from assistant.pipeline import Pipeline
-from assistant.store import BATCH, IndexReader, current_generation, open_collection
-from assistant.validation import QuestionError
 from tests.conftest import make_settings, write_corpus
 from tests.synthetic import write_synthetic_corpus
 from tests.waiting import Lines, stop_process, wait_until
@@ -44,7 +46,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import assistant.indexing as indexing
+import assistant.index.ingest as indexing
 from assistant.cli import main
 
 PAUSE = os.environ["TEST_PAUSE"]

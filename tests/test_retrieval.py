@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
+from assistant.answer.retrieval import Filters, HybridRetriever, Searcher
 from assistant.config import Settings
-from assistant.indexing import run_index
-from assistant.retrieval import Filters, HybridRetriever, Searcher
+from assistant.index.ingest import run_index
 
 # The acceptance queries of the knowledge-base issue: the right document in the top 3.
 ACCEPTANCE = [

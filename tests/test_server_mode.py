@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.indexing import run_index
+from assistant.index.ingest import run_index
 from tests.conftest import make_settings, write_corpus
 
 

@@ -9,8 +9,11 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.indexing import run_index
-from assistant.store import IndexError_, IndexReader, current_generation, open_collection
+from assistant.index.chroma import open_collection
+from assistant.index.errors import IndexError_
+from assistant.index.ingest import run_index
+from assistant.index.snapshot import current_generation
+from assistant.index.store import IndexReader
 from tests.conftest import make_settings
 
 
@@ -70,7 +73,7 @@ def test_embedding_model_change_rebuilds_with_message(small_settings: Settings, 
     assert rebuilt.stats.rebuilt and "reconstruction complète" in rebuilt.stats.message
     manifest = IndexReader(other).snapshot().manifest
     assert manifest["embedding_model"].startswith("st:") and manifest["dimension"] == 384
-    from assistant.retrieval import Searcher
+    from assistant.answer.retrieval import Searcher
 
     hits = Searcher(other).search("plan de sortie et formats d'export", 3)
     assert hits and hits[0].doc_id == "circulaire-test"

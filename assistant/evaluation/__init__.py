@@ -33,9 +33,8 @@ from assistant.evaluation.report import (
     summary_tables,
     write_report,
 )
+from assistant.evaluation.results import EvalReport, SystemReport
 from assistant.evaluation.runner import (
-    EvalReport,
-    SystemReport,
     default_cases_path,
     default_reports_dir,
     default_thresholds_path,

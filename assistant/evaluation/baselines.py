@@ -13,14 +13,14 @@ import time
 import uuid
 from pathlib import Path
 
-from assistant.citations import check_answer
+from assistant.answer.citations import check_answer
+from assistant.answer.generators import ExtractiveGenerator
+from assistant.answer.retrieval import Hit
 from assistant.config import Settings
-from assistant.corpus import load_knowledge, split_front_matter
 from assistant.evaluation.cases import EvalCase
 from assistant.evaluation.metrics import RETRIEVAL_DEPTH
 from assistant.evaluation.records import SystemOutput
-from assistant.generation import ExtractiveGenerator
-from assistant.retrieval import Hit
+from assistant.index.documents import load_knowledge, split_front_matter
 
 CHUNK_SIZE = 1000
 CHUNK_OVERLAP = 200
@@ -37,7 +37,7 @@ class NaiveLangChainSystem:
         from langchain_core.documents import Document
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        from assistant.embeddings import get_embeddings
+        from assistant.index.embeddings import get_embeddings
 
         t0 = time.perf_counter()
         self.settings = settings

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from assistant.config import Settings
-from assistant.prompts import load_prompt
+from assistant.wording import load_prompt
 
 _JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 
@@ -66,7 +66,7 @@ class LLMJudge:
         from langchain_core.output_parsers import StrOutputParser
         from langchain_core.prompts import ChatPromptTemplate
 
-        from assistant.generation import LLMGenerator
+        from assistant.answer.generators import LLMGenerator
 
         prompt = ChatPromptTemplate.from_messages([
             ("system", load_prompt(settings.prompts_dir, "judge_system.md")),

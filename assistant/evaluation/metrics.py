@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from assistant.citations import quote_in_passage
+from assistant.answer.citations import quote_in_passage
 from assistant.text import tokens, words
 
 RETRIEVAL_DEPTH = 10

@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 if TYPE_CHECKING:
-    from assistant.evaluation.runner import EvalReport
+    from assistant.evaluation.results import EvalReport
 
 KIND_LABELS = {
     "factual": "factuel", "procedure": "procédure", "criteria": "critères",

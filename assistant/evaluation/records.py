@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
-from assistant.citations import Citation
+from assistant.answer.citations import Citation
 
 
 class SystemOutput(NamedTuple):

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from assistant.evaluation.cases import BLIND_SET
 from assistant.evaluation.paired import CONFIDENCE
 from assistant.evaluation.plots import KIND_LABELS, OOS_LABELS, report_figures
-from assistant.evaluation.runner import OURS, EvalReport
+from assistant.evaluation.results import OURS, EvalReport
 from assistant.evaluation.scoring import KIND_METRICS, METRICS, OOS_METRICS, SUMMARY_METRICS
 from assistant.fileio import atomic_write_text
 
@@ -71,7 +71,7 @@ def _tone(metric: str, value: float | None) -> str:
     return "pos" if better else "neg"
 
 
-def _set_order(report: EvalReport) -> list[str]:
+def set_order(report: EvalReport) -> list[str]:
     """Blind sets first where failures are listed: they are the ones that tell the truth."""
     return sorted(report.set_names, key=lambda n: (not n.startswith(BLIND_SET), report.set_names.index(n)))
 
@@ -110,7 +110,7 @@ def report_view(report: EvalReport, figures: dict[str, bytes] | None = None) -> 
         })
     gaps = report.gaps()
     failed = []
-    for name in _set_order(report):
+    for name in set_order(report):
         if name.startswith(f"{BLIND_SET}/"):
             continue  # its cases are listed under "blind"
         results = report.failed_cases(OURS, name)

@@ -12,14 +12,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.chain import AnswerChain
+from assistant.answer.chain import AnswerChain
+from assistant.answer.generators import LLMGenerator
+from assistant.answer.retrieval import Hit, Searcher, exact_cosines
 from assistant.config import RetrievalMode, Settings
 from assistant.evaluation.cases import EvalCase
 from assistant.evaluation.metrics import RETRIEVAL_DEPTH
 from assistant.evaluation.records import SystemOutput
-from assistant.pipeline import Pipeline
-from assistant.retrieval import Hit, Searcher, exact_cosines
-from assistant.store import IndexReader
+from assistant.index.store import IndexReader
 
 WARM_UP_QUESTION = "Que prévoit la doctrine d'achat numérique de l'État ?"
 MODE_LABELS = {"bm25": "BM25 seul", "dense": "Dense seul", "rrf": "Fusion RRF", "hybrid": "Hybride"}
@@ -106,22 +106,21 @@ class PipelineSystem:
 
 
 def chain_system(
-    pipeline: Pipeline, name: str, label: str, settings: Settings, *, use_llm: bool = False,
+    name: str, label: str, settings: Settings, reader: IndexReader, *, llm: LLMGenerator | None = None,
     searcher: RecordingSearcher | None = None,
 ) -> PipelineSystem:
-    """A fresh AnswerChain on the shared index and models (the app's own pipeline is left untouched)."""
-    searcher = searcher or RecordingSearcher(settings, pipeline.reader)
-    llm = pipeline.llm if use_llm else None
-    return PipelineSystem(name, label, AnswerChain(settings, searcher, llm), searcher, use_llm=use_llm)
+    """A fresh AnswerChain on the shared index and models (the app's own pipeline is left untouched);
+    it answers with ``llm`` when given, else with the extractive generator."""
+    searcher = searcher or RecordingSearcher(settings, reader)
+    return PipelineSystem(name, label, AnswerChain(settings, searcher, llm), searcher, use_llm=llm is not None)
 
 
-def ours(pipeline: Pipeline, use_llm: bool = False) -> PipelineSystem:
-    settings = pipeline.settings
+def ours(settings: Settings, reader: IndexReader, llm: LLMGenerator | None = None) -> PipelineSystem:
     label = f"Doctrine ({MODE_LABELS.get(settings.retrieval_mode, settings.retrieval_mode).lower()}, garde-fou)"
-    return chain_system(pipeline, "ours", label, settings, use_llm=use_llm)
+    return chain_system("ours", label, settings, reader, llm=llm)
 
 
-def single_mode(pipeline: Pipeline, mode: RetrievalMode) -> PipelineSystem:
+def single_mode(settings: Settings, reader: IndexReader, mode: RetrievalMode) -> PipelineSystem:
     """The same chain (generator, gate, condensation) with one retriever only."""
-    settings: Settings = pipeline.settings.model_copy(update={"retrieval_mode": mode})
-    return chain_system(pipeline, mode, f"{MODE_LABELS.get(mode, mode)} (même générateur, même garde-fou)", settings)
+    moded = settings.model_copy(update={"retrieval_mode": mode})
+    return chain_system(mode, f"{MODE_LABELS.get(mode, mode)} (même générateur, même garde-fou)", moded, reader)

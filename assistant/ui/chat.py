@@ -18,13 +18,13 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.chain import Answer
+from assistant.answer.chain import Answer
+from assistant.answer.question import QuestionError, check_question
 from assistant.config import Settings
+from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline
-from assistant.store import IndexError_
 from assistant.ui import render
 from assistant.ui.files import session_dir
-from assistant.validation import QuestionError, check_question
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class ChatService:
         if not turns:
             raise gr.Error(render.texts()["export_empty"])
         try:
-            from assistant.export import conversation_to_docx, conversation_to_markdown
+            from assistant.draft.export import conversation_to_docx, conversation_to_markdown
         except ImportError as exc:
             raise gr.Error(render.texts()["module_missing"].format(module="export")) from exc
         folder = session_dir("exports")

@@ -12,14 +12,14 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.answer.question import QuestionError, check_question
+from assistant.answer.retrieval import Filters
 from assistant.config import Settings
-from assistant.corpus import SUPPORTED_SUFFIXES, user_doc_id
+from assistant.index.errors import IndexError_
+from assistant.index.loaders import SUPPORTED_SUFFIXES, user_doc_id
 from assistant.pipeline import get_pipeline
-from assistant.retrieval import Filters
-from assistant.store import IndexError_
 from assistant.text import fold
 from assistant.ui import render
-from assistant.validation import QuestionError, check_question
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class CorpusService:
 
     def upload(self, files: Sequence[str] | None, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         """Validate, copy and index the files; report each one. A failure leaves the index as it was."""
-        from assistant.indexing import ingest_files
+        from assistant.index.ingest import ingest_files
 
         paths = [Path(str(f)) for f in files or []]
         if not paths:

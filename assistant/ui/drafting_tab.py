@@ -14,11 +14,11 @@ import gradio as gr
 import yaml
 
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.criteria import BUILD_ROUTE_IDS, Catalog, CatalogError, load_catalog
-from assistant.drafting import Draft, Drafter, DraftInputError, drafting_labels, parse_request
-from assistant.export import draft_to_docx, draft_to_markdown
+from assistant.draft.catalogue import BUILD_ROUTE_IDS, Catalog, CatalogError, load_catalog
+from assistant.draft.drafter import Draft, Drafter, DraftInputError, drafting_labels, parse_request
+from assistant.draft.export import draft_to_docx, draft_to_markdown
+from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline
-from assistant.store import IndexError_
 from assistant.ui import render
 from assistant.ui.files import session_dir
 

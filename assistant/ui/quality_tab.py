@@ -14,8 +14,9 @@ import gradio as gr
 from assistant.config import Settings
 from assistant.evaluation import EvalReport, default_reports_dir, latest_report, run_evaluation
 from assistant.evaluation.plots import KIND_LABELS, OOS_LABELS, report_figures
-from assistant.evaluation.report import SETTINGS_SHOWN, _set_order, fmt, fmt_delta
+from assistant.evaluation.report import SETTINGS_SHOWN, fmt, fmt_delta, set_order
 from assistant.evaluation.scoring import KIND_METRICS, METRICS
+from assistant.pipeline import get_pipeline
 from assistant.ui import render
 from assistant.ui.files import session_dir
 
@@ -116,7 +117,7 @@ class QualityService:
             "tous les réglages": settings,
         }
         failed = []
-        for name in _set_order(report):
+        for name in set_order(report):
             if "/" in name:
                 continue
             for r in report.failed_cases("ours", name):
@@ -137,7 +138,9 @@ class QualityService:
             def on_progress(done: int, total: int, label: str) -> None:
                 progress((done, max(total, 1)), desc=f"Évaluation : {label}", unit="cas")
 
-            report = run_evaluation(self.settings, compare=bool(compare), progress=on_progress)
+            pipeline = get_pipeline(self.settings)
+            report = run_evaluation(self.settings, compare=bool(compare), progress=on_progress,
+                                    reader=pipeline.reader, llm=pipeline.llm)
         except Exception as exc:  # noqa: BLE001
             log.exception("evaluation failed")
             raise gr.Error(f"L'évaluation a échoué : {exc}", title="Évaluation") from exc

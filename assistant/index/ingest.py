@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from assistant.config import Settings
-from assistant.corpus import (
-    LoadError,
-    LoadReport,
-    Skipped,
-    iter_upload_files,
-    load_knowledge,
-    load_user_file,
-    load_user_files,
-)
-from assistant.store import IndexStats, Progress, build_index
+from assistant.fileio import atomic_copy
+from assistant.index.documents import LoadError, LoadReport, Skipped, load_knowledge
+from assistant.index.loaders import iter_upload_files, load_user_file, load_user_files
+from assistant.index.store import IndexStats, Progress, build_index
 from assistant.text import fold
 
 
@@ -103,7 +96,7 @@ def ingest_files(
             target = settings.uploads_dir / target_name
             if fold(target_name) in {fold(p.name) for p in added}:
                 raise LoadError(display, "fichier en double dans ce dépôt")
-            shutil.copyfile(path, target)
+            atomic_copy(path, target)
             added.append(target)
         except LoadError as exc:
             skipped.append(Skipped(display, exc.reason))

@@ -7,18 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-import assistant  # noqa: F401 - offline environment first
+from assistant.cli.output import console, fail
 
 FORMATS = ("md", "docx", "json")
-_err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    _err.print("[bold red]Erreur :[/]", end=" ")
-    _err.print(message, markup=False, highlight=False)
-    return typer.Exit(code)
 
 
 def draft(
@@ -29,35 +21,33 @@ def draft(
 ) -> None:
     """Rédiger la justification du choix (voie retenue, objectifs de la doctrine), sourcée."""
     from assistant.config import Settings
-    from assistant.criteria import CatalogError
-    from assistant.drafting import Drafter, DraftInputError, load_request
-    from assistant.export import draft_to_docx, draft_to_markdown
+    from assistant.draft.catalogue import CatalogError
+    from assistant.draft.drafter import DraftInputError, load_request
+    from assistant.draft.export import draft_to_docx, draft_to_markdown
+    from assistant.index.errors import IndexError_
     from assistant.pipeline import get_pipeline
-    from assistant.store import IndexError_
 
     fmt = format.lower().lstrip(".")
     if fmt not in FORMATS:
-        raise _fail(f"format inconnu « {format} » ; formats valides : {', '.join(FORMATS)}")
+        raise fail(f"format inconnu « {format} » ; formats valides : {', '.join(FORMATS)}", 2)
     if fmt == "docx" and output is None:
-        raise _fail("le format docx exige un fichier de sortie : -o FICHIER.docx")
+        raise fail("le format docx exige un fichier de sortie : -o FICHIER.docx", 2)
     try:
         request = load_request(input)
     except DraftInputError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(exc, 2) from exc
     settings = Settings()
-    pipeline = get_pipeline(settings)
-    drafter = getattr(pipeline, "drafter", None) or Drafter(settings, pipeline.searcher, pipeline.llm)
     try:
-        result = drafter.draft(request, use_llm=not no_llm)
+        result = get_pipeline(settings).drafter.draft(request, use_llm=not no_llm)
     except (IndexError_, CatalogError, FileNotFoundError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(exc, 2) from exc
     for notice in result.notices:
-        _err.print(notice, style="italic yellow", markup=False, highlight=False)
+        console.print(notice, style="italic yellow", markup=False, highlight=False)
     try:
         if fmt == "docx":
             assert output is not None
             draft_to_docx(result, output, prompts_dir=settings.prompts_dir)
-            _err.print(f"Projet écrit dans {output}", style="green", markup=False, highlight=False)
+            console.print(f"Projet écrit dans {output}", style="green", markup=False, highlight=False)
             return
         text = (
             json.dumps(result.to_json(), ensure_ascii=False, indent=2) if fmt == "json"
@@ -68,6 +58,6 @@ def draft(
         else:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
-            _err.print(f"Projet écrit dans {output}", style="green", markup=False, highlight=False)
+            console.print(f"Projet écrit dans {output}", style="green", markup=False, highlight=False)
     except OSError as exc:
-        raise _fail(f"écriture impossible de {output} : {exc}") from exc
+        raise fail(f"écriture impossible de {output} : {exc}", 2) from exc

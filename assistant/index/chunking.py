@@ -11,7 +11,7 @@ import hashlib
 import re
 from typing import NamedTuple
 
-from assistant.corpus import SourceDocument
+from assistant.index.documents import SourceDocument
 from assistant.text import split_sentences
 
 CHUNKING_VERSION = "5"

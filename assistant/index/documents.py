@@ -1,25 +1,26 @@
-"""Source documents: the curated knowledge base (Markdown + front matter) and users' own files.
+"""Source documents: the ``SourceDocument`` every loader returns, and the curated knowledge base
+(Markdown + front matter, the contract of design.md).
 
-Every loader returns the same ``SourceDocument`` (metadata + heading-structured sections), so the
-rest of the pipeline never cares where a text came from. A file that cannot be read raises
-``LoadError`` with a message naming it; batch loading reports and skips it.
+Every loader (here for ``knowledge/``, in ``loaders`` for users' files) returns the same
+``SourceDocument`` (metadata + heading-structured sections), so the rest of the pipeline never cares
+where a text came from. A file that cannot be read raises ``LoadError`` with a message naming it;
+batch loading reports and skips it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from assistant.text import clean_control_chars, fold
+from assistant.text import clean_control_chars
 
 KNOWLEDGE_KINDS = (
     "circulaire", "loi", "decret", "code", "reglement-ue", "referentiel", "guide",
@@ -29,7 +30,6 @@ USER_KIND = "utilisateur"
 # Legal status of a text: only ``en_vigueur`` texts can be "in force"; bills, proposals, repealed
 # or expired texts never are, whatever their dates.
 DOC_STATUSES = ("en_vigueur", "projet", "proposition", "abroge", "expire")
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt", ".pdf", ".docx", ".html", ".htm")
 
 
 class LoadError(Exception):
@@ -94,13 +94,6 @@ class SourceDocument:
         levels = [s.confidence for s in self.sources]
         return max(levels, key=lambda c: order.get(c, 3)) if levels else "inconnu"
 
-    def in_force(self, on: date) -> bool:
-        if self.status != "en_vigueur":
-            return False
-        if self.valid_from and on < self.valid_from:
-            return False
-        return not (self.valid_to and on >= self.valid_to)
-
     def meta(self) -> dict[str, object]:
         """JSON-friendly metadata (no sections)."""
         return {
@@ -112,6 +105,24 @@ class SourceDocument:
             "sources": [s._asdict() for s in self.sources], "source_url": self.source_url,
             "confidence": self.confidence, "content_hash": self.content_hash, "status": self.status,
         }
+
+
+def doc_in_force(meta: Mapping[str, Any], on: date) -> bool:
+    """Whether a document (its ``meta()``, as stored in the index) is in force on ``on``.
+
+    Only texts ``en_vigueur`` can be; from ``valid_from`` (else ``date``) until ``valid_to`` excluded.
+    Malformed dates (never written by ``meta()``) do not exclude a document.
+    """
+    if meta.get("status", "en_vigueur") != "en_vigueur":
+        return False
+    start = meta.get("valid_from") or meta.get("date")
+    end = meta.get("valid_to")
+    try:
+        if start and date.fromisoformat(str(start)) > on:
+            return False
+        return not (end and date.fromisoformat(str(end)) <= on)
+    except ValueError:
+        return True
 
 
 class Skipped(NamedTuple):
@@ -229,7 +240,7 @@ def _digest(*parts: str) -> str:
 
 def load_knowledge_file(path: Path) -> SourceDocument:
     """A curated knowledge document; its front matter must satisfy the contract."""
-    text = _read_text(path)
+    text = read_text(path)
     data, body = split_front_matter(text, path)
     if data is None:
         raise FrontMatterError(path, "(bloc)", "front matter absent")
@@ -274,15 +285,10 @@ def load_knowledge(knowledge_dir: Path) -> LoadReport:
     return LoadReport(docs, skipped)
 
 
-# ---------------------------------------------------------------- user files
+# ---------------------------------------------------------------- reading files
 
 
-def user_doc_id(path: Path) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", fold(path.name)).strip("-") or "fichier"
-    return f"user-{slug}"
-
-
-def _read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
+def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
     if not path.exists():
         raise LoadError(path, "fichier introuvable")
     if not path.is_file():
@@ -298,7 +304,7 @@ def _read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
         raise LoadError(path, f"lecture impossible ({exc.strerror or exc})") from exc
 
 
-def _decode(raw: bytes, path: Path) -> str:
+def decode_text(raw: bytes, path: Path) -> str:
     if b"\0" in raw[:8192]:
         raise LoadError(path, "fichier binaire : ce n'est pas du texte (extension trompeuse ?)")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -316,196 +322,5 @@ def _decode(raw: bytes, path: Path) -> str:
     return clean_control_chars(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def _read_text(path: Path, max_bytes: int | None = None) -> str:
-    return _decode(_read_bytes(path, max_bytes), path)
-
-
-class _HTMLToSections(HTMLParser):
-    """Streaming HTML reader: no tree, so arbitrarily deep nesting cannot blow the stack."""
-
-    _SKIP = {"script", "style", "noscript", "template", "head", "svg"}
-    _BLOCK = {"p", "div", "li", "br", "tr", "section", "article", "td", "th", "blockquote", "pre", "ul", "ol"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skip_depth = 0
-        self.heading: int | None = None
-        self.title = ""
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self.skip_depth += 1
-        if tag == "title":
-            self._in_title = True
-        if re.fullmatch(r"h[1-6]", tag):
-            self.heading = int(tag[1])
-            self.out.append("\n\n" + "#" * self.heading + " ")
-        elif tag == "li":
-            self.out.append("\n- ")
-        elif tag in self._BLOCK:
-            self.out.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self.skip_depth:
-            self.skip_depth -= 1
-        if tag == "title":
-            self._in_title = False
-        if re.fullmatch(r"h[1-6]", tag):
-            self.heading = None
-            self.out.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        if self.skip_depth:
-            return
-        text = re.sub(r"\s+", " ", data)
-        if self.heading is not None:
-            text = text.replace("\n", " ")
-        self.out.append(text)
-
-
-def _html_to_markdown(html: str) -> tuple[str, str]:
-    parser = _HTMLToSections()
-    parser.feed(html)
-    parser.close()
-    md = "".join(parser.out)
-    md = re.sub(r"[ \t]+\n", "\n", md)
-    md = re.sub(r"\n{3,}", "\n\n", md)
-    return parser.title.strip(), md
-
-
-def _pdf_sections(path: Path, raw: bytes) -> tuple[str, list[Section]]:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(raw))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except Exception:  # noqa: BLE001 - pypdf raises several types for unsupported crypto
-                ok = 0
-            if not ok:
-                raise LoadError(path, "PDF chiffré (protégé par mot de passe) : impossible d'en lire le texte")
-        pages = [(page.extract_text() or "") for page in reader.pages]
-        title = ""
-        if reader.metadata and reader.metadata.title:
-            title = str(reader.metadata.title)
-    except LoadError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
-        raise LoadError(path, f"PDF corrompu ou illisible ({type(exc).__name__})") from exc
-    except Exception as exc:  # noqa: BLE001 - pypdf can raise almost anything on hostile input
-        raise LoadError(path, f"PDF illisible ({type(exc).__name__})") from exc
-    sections = [
-        Section((f"Page {i}",), clean_control_chars(text).strip())
-        for i, text in enumerate(pages, start=1)
-        if text.strip()
-    ]
-    if not sections:
-        raise LoadError(path, "aucun texte extractible (PDF scanné sans reconnaissance de caractères ?)")
-    return title, sections
-
-
-def _docx_sections(path: Path, raw: bytes) -> tuple[str, list[Section]]:
-    import io
-    import zipfile
-
-    try:
-        import docx
-
-        document = docx.Document(io.BytesIO(raw))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise LoadError(path, f"DOCX corrompu ou illisible ({type(exc).__name__})") from exc
-    except Exception as exc:  # noqa: BLE001 - python-docx/lxml raise various errors on bad files
-        raise LoadError(path, f"DOCX illisible ({type(exc).__name__})") from exc
-    lines: list[str] = []
-    title = document.core_properties.title or ""
-    for para in document.paragraphs:
-        text = para.text.strip()
-        if not text:
-            continue
-        style = (para.style.name if para.style is not None else "") or ""
-        match = re.match(r"(?:Heading|Titre)\s*(\d)", style)
-        if style in ("Title", "Titre"):
-            title = title or text
-            lines.append(f"# {text}")
-        elif match:
-            lines.append("#" * min(int(match.group(1)) + 1, 6) + f" {text}")
-        elif "List" in style or "Liste" in style:
-            lines.append(f"- {text}")
-        else:
-            lines.append(text)
-        lines.append("")
-    sections = markdown_sections(clean_control_chars("\n".join(lines)))
-    if not sections:
-        raise LoadError(path, "document DOCX sans texte")
-    return title, sections
-
-
-def load_user_file(path: Path, *, max_bytes: int | None = None) -> SourceDocument:
-    """Read a user's PDF, DOCX, HTML, Markdown or text file into a ``SourceDocument``."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise LoadError(
-            path, f"format non pris en charge « {suffix or '(sans extension)'} » "
-            f"(formats acceptés : {', '.join(SUPPORTED_SUFFIXES)})",
-        )
-    raw = _read_bytes(path, max_bytes)
-    meta: FrontMatter | None = None
-    if suffix == ".pdf":
-        title, sections = _pdf_sections(path, raw)
-    elif suffix == ".docx":
-        title, sections = _docx_sections(path, raw)
-    else:
-        text = _decode(raw, path)
-        if suffix in (".html", ".htm"):
-            title, text = _html_to_markdown(text)
-        else:
-            title = ""
-        if suffix in (".md", ".markdown"):
-            data, text = split_front_matter(text, path)
-            if data is not None:
-                data.setdefault("id", user_doc_id(path))
-                meta = parse_front_matter(data, path)
-        if suffix == ".txt":
-            sections = [Section((), text.strip())] if text.strip() else []
-        else:
-            sections = markdown_sections(text)
-        if not sections:
-            raise LoadError(path, "aucun texte exploitable")
-    if not title:
-        first = next((s.path[0] for s in sections if s.path and not s.path[0].startswith("Page ")), "")
-        title = first or path.stem
-    doc_id = user_doc_id(path)
-    return SourceDocument(
-        doc_id=doc_id, title=meta.title if meta else title.strip()[:200], kind=USER_KIND,
-        sections=sections, path=str(path), origin="user",
-        authority=meta.authority if meta else None, reference=meta.reference if meta else None,
-        date=meta.date if meta else None, valid_from=meta.valid_from if meta else None,
-        valid_to=meta.valid_to if meta else None,
-        sources=tuple(Source(s.url, s.confidence) for s in meta.sources) if meta else (),
-        content_hash=hashlib.sha256(raw).hexdigest()[:16],
-    )
-
-
-def load_user_files(paths: Iterable[Path], *, max_bytes: int | None = None) -> LoadReport:
-    docs: list[SourceDocument] = []
-    skipped: list[Skipped] = []
-    for path in paths:
-        try:
-            docs.append(load_user_file(Path(path), max_bytes=max_bytes))
-        except LoadError as exc:
-            skipped.append(Skipped(str(path), exc.reason))
-    return LoadReport(docs, skipped)
-
-
-def iter_upload_files(uploads_dir: Path) -> Iterator[Path]:
-    if uploads_dir.is_dir():
-        yield from sorted(p for p in uploads_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+def read_text(path: Path, max_bytes: int | None = None) -> str:
+    return decode_text(read_bytes(path, max_bytes), path)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from assistant.retrieval import Hit
+from assistant.answer.retrieval import Hit
 from assistant.text import fold, tokens, words
 
 # Words every in-scope question shares: they prove nothing about coverage.

@@ -19,8 +19,20 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
+from assistant.fileio import atomic_write_text
+from assistant.index.chroma import chroma_client, collection_name
+from assistant.index.chunking import Passage
+from assistant.index.embeddings import get_embeddings
+from assistant.index.errors import IndexError_
+from assistant.index.snapshot import (
+    SNAPSHOT_FILES,
+    commit_generation,
+    current_generation,
+    install_generation,
+    save_bm25,
+    writer_lock,
+)
 
-FILES = ("manifest.json", "passages.jsonl", "sections.jsonl", "docs.json")
 PART_BYTES = 2_000_000
 POINTER = "current"
 
@@ -32,7 +44,7 @@ def _meta_collection(client: Any, name: str) -> Any:
 
 def publish_snapshot(client: Any, name: str, snap_dir: Path) -> None:
     """Upload a committed generation, then move the pointer to it (the pointer write is the commit)."""
-    payload = {f: (snap_dir / f).read_text(encoding="utf-8") for f in FILES}
+    payload = {f: (snap_dir / f).read_text(encoding="utf-8") for f in SNAPSHOT_FILES}
     blob = base64.b64encode(gzip.compress(json.dumps(payload, ensure_ascii=False).encode("utf-8"))).decode()
     parts = [blob[i : i + PART_BYTES] for i in range(0, len(blob), PART_BYTES)] or [""]
     generation = snap_dir.name
@@ -49,20 +61,9 @@ def publish_snapshot(client: Any, name: str, snap_dir: Path) -> None:
 
 def sync_snapshot(settings: Settings) -> str | None:
     """Make the local index folder hold the server's current generation; return its name."""
-    from assistant.embeddings import get_embeddings
-    from assistant.store import (
-        IndexError_,
-        _atomic_write_text,
-        _collection_name,
-        build_bm25,
-        chroma_client,
-        current_generation,
-        writer_lock,
-    )
-
     try:
         client = chroma_client(settings)
-        name = _collection_name(settings, get_embeddings(settings.embedding).model_id)
+        name = collection_name(settings, get_embeddings(settings.embedding).model_id)
         meta = _meta_collection(client, name)
         pointer = meta.get(ids=[POINTER], include=["metadatas"])
     except IndexError_:
@@ -89,16 +90,10 @@ def sync_snapshot(settings: Settings) -> str | None:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         for file, text in payload.items():
-            (tmp / file).write_text(text, encoding="utf-8")
-        from assistant.chunking import Passage, lexical_text
-
-        docs = {d["doc_id"]: d for d in json.loads(payload["docs.json"])}
+            atomic_write_text(tmp / file, text)
+        titles = {d["doc_id"]: str(d.get("title", "")) for d in json.loads(payload["docs.json"])}
         passages = [Passage(**json.loads(line)) for line in payload["passages.jsonl"].splitlines() if line.strip()]
-        build_bm25([lexical_text(p, str(docs.get(p.doc_id, {}).get("title", ""))) for p in passages]).save(
-            str(tmp / "bm25"), show_progress=False
-        )
-        target = snaps / generation
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
-        _atomic_write_text(settings.index_dir / "CURRENT", generation)
+        save_bm25(tmp, passages, titles)
+        install_generation(settings.index_dir, tmp, generation)
+        commit_generation(settings.index_dir, generation)
     return generation

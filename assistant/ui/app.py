@@ -200,7 +200,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "show_error": True,
         "max_file_size": f"{settings.max_upload_mb}mb",
         "blocked_paths": [str(settings.data_dir.resolve())],
-        "favicon_path": str(Path(__file__).with_name("ui") / "favicon.png"),
+        "favicon_path": str(Path(__file__).with_name("favicon.png")),
     }
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import PROJECT_ROOT
-from assistant.drafting import Draft, DraftSection, drafting_labels
+from assistant.draft.drafter import Draft, DraftSection, drafting_labels
 from assistant.text import clean_control_chars
 
 Turn = Mapping[str, Any]

@@ -22,15 +22,15 @@ import jinja2
 import yaml
 
 import assistant
-from assistant.citations import Citation, check_answer, markers, squash, verify_citations
+from assistant.answer.citations import Citation, check_answer, markers, squash, verify_citations
+from assistant.answer.generators import CIRCULAR_ID, LLMGenerator, format_sources
+from assistant.answer.retrieval import Hit, Searcher
 from assistant.config import Settings
-from assistant.criteria import ROUTE_IDS, Catalog, Criterion, Route, load_catalog
-from assistant.draft_evidence import EvidenceFinder
-from assistant.draft_input import DraftContext, DraftInputError, DraftRequest, load_request, parse_request
-from assistant.generation import CIRCULAR_ID, LLMGenerator, format_sources
-from assistant.prompts import load_prompt, messages
-from assistant.retrieval import Hit, Searcher
-from assistant.store import Snapshot
+from assistant.draft.catalogue import ROUTE_IDS, Catalog, Criterion, Route, load_catalog
+from assistant.draft.evidence import EvidenceFinder
+from assistant.draft.request import DraftContext, DraftInputError, DraftRequest, load_request, parse_request
+from assistant.index.snapshot import Snapshot
+from assistant.wording import load_prompt, messages
 
 __all__ = [
     "Draft", "DraftContext", "DraftInputError", "DraftRequest", "DraftSection", "Drafter", "Evidence",

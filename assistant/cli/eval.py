@@ -13,24 +13,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-import assistant  # noqa: F401 - offline environment first
+from assistant.cli.output import console, fail
+from assistant.cli.progress import progress_bar, step_callback
 from assistant.config import Settings
 
-console = Console(stderr=True, soft_wrap=True)
 ANSWER_PREVIEW_CHARS = 400
 
 
-def _error(message: object) -> None:
-    console.print(f"[bold red]Erreur :[/] {escape(str(message))}")
-
-
 def _print_failed(report, limit: int) -> None:  # noqa: ANN001 - EvalReport
-    from assistant.evaluation.report import _set_order
+    from assistant.evaluation.report import set_order
 
     out = Console(highlight=False, soft_wrap=True)
-    for name in _set_order(report):
+    for name in set_order(report):
         if "/" in name:
             continue  # batches are listed under their blind set
         failed = report.failed_cases("ours", name)
@@ -82,7 +77,8 @@ def eval_command(
     )
     from assistant.evaluation.judge import JudgeUnavailable
     from assistant.evaluation.report import summary_tables
-    from assistant.store import IndexError_
+    from assistant.index.errors import IndexError_
+    from assistant.pipeline import get_pipeline
 
     settings = Settings()
     try:
@@ -91,29 +87,20 @@ def eval_command(
         if thresholds is not None and not thresholds.is_file():
             raise ThresholdError(f"fichier de seuils introuvable : {thresholds}")
     except ThresholdError as exc:
-        _error(exc)
-        raise typer.Exit(2) from exc
+        raise fail(exc, 2) from exc
     if judge and not settings.llm_enabled:
-        _error("--judge demande un LLM : DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
-        raise typer.Exit(2)
+        raise fail("--judge demande un LLM : DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL", 2)
     if llm and not settings.llm_enabled:
-        _error("--llm demande DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL")
-        raise typer.Exit(2)
-
-    bar = Progress(TextColumn("[bold blue]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=console, transient=True)
-    task = bar.add_task("Évaluation", total=None)
-
-    def progress(done: int, total: int, label: str) -> None:
-        bar.update(task, completed=done, total=total, description=f"Évaluation · {label}"[:70])
+        raise fail("--llm demande DOCTRINE_LLM_BASE_URL et DOCTRINE_LLM_MODEL", 2)
 
     try:
-        with bar:
-            report = run_evaluation(settings, cases, compare, out, progress, judge=judge, use_llm=llm,
-                                    thresholds=limits, extra_thresholds=extra)
+        with progress_bar(transient=True) as bar:
+            pipeline = get_pipeline(settings)
+            report = run_evaluation(settings, cases, compare, out, step_callback(bar, "Évaluation"), judge=judge,
+                                    use_llm=llm, thresholds=limits, extra_thresholds=extra,
+                                    reader=pipeline.reader, llm=pipeline.llm)
     except (CaseError, IndexError_, JudgeUnavailable) as exc:
-        _error(exc)
-        raise typer.Exit(2) from exc
+        raise fail(exc, 2) from exc
 
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
@@ -130,8 +117,7 @@ def eval_command(
     enforced = [c for c in checks if gate or (c["name"] in gating and c["set"] == report.primary)]
     missed = [c for c in enforced if not c["passed"]]
     if gate and not [c for c in checks if not c["skipped"]]:
-        _error("--gate : aucun seuil ne s'applique aux jeux évalués (voir le fichier de seuils)")
-        raise typer.Exit(1)
+        raise fail("--gate : aucun seuil ne s'applique aux jeux évalués (voir le fichier de seuils)", 1)
     for c in checks:
         if c["skipped"]:
             console.print(f"[dim]Seuil ignoré : {escape(c['name'])} ({escape(c['message'])})[/]")

@@ -12,7 +12,7 @@ from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.api.types import Embeddings as ChromaEmbeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from assistant.embeddings import get_embeddings
+from assistant.index.embeddings import get_embeddings
 
 
 @register_embedding_function

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from assistant.cli.output import console
 from assistant.config import Settings
 
-console = Console(stderr=True)
 AUTH_ENV = "DOCTRINE_AUTH_FILE"
 
 
@@ -53,7 +52,7 @@ def serve(
         raise typer.Exit(2)
     elif not is_loopback(host):
         console.print(f"[yellow]Attention :[/] application accessible sans mot de passe depuis le réseau ({host}).")
-    from assistant.app import launch
+    from assistant.ui.app import launch
 
     console.print(f"Doctrine : http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
     launch(settings, host=host, port=port, auth=auth)

@@ -10,12 +10,12 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from assistant.chunking import Unit, list_run, section_units
-from assistant.citations import quote_in_passage, squash
-from assistant.criteria import Reference
-from assistant.gate import GENERIC_STEMS
-from assistant.retrieval import Filters, Hit, Searcher
-from assistant.store import Snapshot
+from assistant.answer.citations import quote_in_passage, squash
+from assistant.answer.gate import GENERIC_STEMS
+from assistant.answer.retrieval import Filters, Hit, Searcher
+from assistant.draft.catalogue import Reference
+from assistant.index.chunking import Unit, list_run, section_units
+from assistant.index.snapshot import Snapshot
 from assistant.text import tokens
 
 MAX_EVIDENCE_CHARS = 900

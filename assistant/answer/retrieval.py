@@ -18,8 +18,10 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.config import RetrievalMode, Settings
-from assistant.embeddings import get_embeddings
-from assistant.store import DenseUnavailable, IndexReader, Snapshot
+from assistant.index.embeddings import get_embeddings
+from assistant.index.errors import DenseUnavailable
+from assistant.index.snapshot import Snapshot
+from assistant.index.store import IndexReader
 from assistant.text import tokens
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from assistant.criteria import BUILD_ROUTE_IDS, CRITERION_IDS, EXCEPTION_IDS, ROUTE_IDS
+from assistant.draft.catalogue import BUILD_ROUTE_IDS, CRITERION_IDS, EXCEPTION_IDS, ROUTE_IDS
 from assistant.text import clean_control_chars
 
 MAX_TEXT = 4000

@@ -13,15 +13,15 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant.citations import Citation, check_answer, verify_citations
+from assistant.answer.citations import Citation, check_answer, verify_citations
+from assistant.answer.gate import GateDecision, GateThresholds, decide, is_english
+from assistant.answer.generators import CIRCULAR_ID, ExtractiveGenerator, LLMGenerator, numbered_sources
+from assistant.answer.lexicon import load_lexicon
+from assistant.answer.question import check_question
+from assistant.answer.retrieval import DEGRADED, Filters, Hit, Searcher
 from assistant.config import Settings
-from assistant.gate import GateDecision, GateThresholds, decide, is_english
-from assistant.generation import CIRCULAR_ID, ExtractiveGenerator, LLMGenerator, numbered_sources
-from assistant.lexicon import load_lexicon
-from assistant.prompts import messages
-from assistant.retrieval import DEGRADED, Filters, Hit, Searcher
 from assistant.text import tokens
-from assistant.validation import check_question
+from assistant.wording import messages
 
 Turn = dict[str, str]
 

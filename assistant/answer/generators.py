@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
-from assistant.chunking import SectionRecord, Unit, list_run, section_units
-from assistant.citations import Citation, squash
+from assistant.answer.citations import Citation, squash
+from assistant.answer.gate import informative_terms
+from assistant.answer.retrieval import Hit
 from assistant.config import Settings
-from assistant.gate import informative_terms
-from assistant.prompts import load_prompt, messages
-from assistant.retrieval import Hit
+from assistant.index.chunking import SectionRecord, Unit, list_run, section_units
 from assistant.text import fold, tokens
+from assistant.wording import load_prompt, messages
 
 CIRCULAR_ID = "circulaire-2026-achat-numerique"
 CUT = 0.5  # units scoring under this share of the best one are not worth showing
