@@ -1,16 +1,21 @@
 """One configuration object for the whole assistant, and the offline environment.
 
 Settings come from (highest first) constructor arguments, ``DOCTRINE_*`` environment
-variables, then an optional ``doctrine.toml`` in the working directory.
+variables, then an optional ``doctrine.toml`` in the working directory. The evidence gate's
+calibration is one nested value, ``settings.gate``; its environment names stay flat
+(``DOCTRINE_GATE_MIN_DENSE``...), and so may its keys in ``doctrine.toml`` or in arguments
+(``gate_min_dense = 0.3``, or a ``[gate]`` table with ``min_dense = 0.3``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -48,11 +53,70 @@ def apply_offline_env() -> None:
 RetrievalMode = Literal["hybrid", "dense", "bm25", "rrf"]
 
 
+class GateThresholds(BaseModel):
+    """The evidence gate's calibration, chosen on the dev cases (evals/README.md, « Réglage »).
+
+    The gate refuses when the best dense similarity is under ``min_dense``; when the question's
+    informative terms are mostly absent (``weak_overlap``) and the similarity is modest
+    (``weak_dense``); and, for a question with no word of the purchasing domain, under
+    ``unanchored_overlap`` or ``unanchored_dense``. It judges the passages ranked by one reference
+    fusion, ``fusion_weight`` x dense + (1 - ``fusion_weight``) x BM25, whatever fusion answers use,
+    so that tuning retrieval does not change refusals.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    min_dense: float = 0.22
+    weak_overlap: float = 0.12
+    weak_dense: float = 0.35
+    unanchored_overlap: float = 0.35
+    unanchored_dense: float = 0.30
+    fusion_weight: float = Field(0.8, ge=0.0, le=1.0)
+
+
+GATE_PREFIX = "gate_"
+
+
+def nest_gate_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"gate_min_dense": 0.3}`` -> ``{"gate": {"min_dense": 0.3}}`` (flat keys win over a ``gate`` table)."""
+    flat = {k[len(GATE_PREFIX):]: v for k, v in data.items() if k.startswith(GATE_PREFIX)}
+    out = {k: v for k, v in data.items() if not k.startswith(GATE_PREFIX)}
+    if flat:
+        table = out.get("gate")
+        base = table.model_dump() if isinstance(table, BaseModel) else dict(table or {})
+        out["gate"] = base | flat
+    return out
+
+
+class _FlatGateArguments(PydanticBaseSettingsSource):
+    """Constructor arguments, with flat ``gate_*`` keys folded into ``gate``."""
+
+    def __init__(self, source: PydanticBaseSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return self.source.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return nest_gate_keys(self.source())
+
+
+class _TomlWithFlatGate(TomlConfigSettingsSource):
+    """``doctrine.toml``, with flat ``gate_*`` keys folded into ``gate``."""
+
+    def __call__(self) -> dict[str, Any]:
+        return nest_gate_keys(super().__call__())
+
+
 class Settings(BaseSettings):
     """All tunables of the assistant; defaults are the values chosen on the evaluation suite."""
 
     model_config = SettingsConfigDict(
         env_prefix="DOCTRINE_",
+        # DOCTRINE_GATE_MIN_DENSE -> gate.min_dense: one split after the field name, nested fields only.
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
         toml_file="doctrine.toml",
         extra="ignore",
         validate_default=True,
@@ -76,12 +140,7 @@ class Settings(BaseSettings):
     chroma_url: str | None = None
     collection: str = "doctrine"
 
-    # Evidence gate (calibrated on evals/cases, see evals/README.md).
-    gate_min_dense: float = 0.22
-    gate_weak_overlap: float = 0.12
-    gate_weak_dense: float = 0.35
-    gate_unanchored_overlap: float = 0.35
-    gate_unanchored_dense: float = 0.30
+    gate: GateThresholds = Field(default_factory=GateThresholds)
 
     llm_base_url: str | None = None
     llm_model: str | None = None
@@ -101,7 +160,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        return (_FlatGateArguments(init_settings), env_settings, _TomlWithFlatGate(settings_cls))
 
     @field_validator("chroma_url", "llm_base_url", "llm_model", mode="before")
     @classmethod

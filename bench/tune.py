@@ -9,10 +9,11 @@ Tuning reads ``evals/cases/dev`` only: the blind cases (``evals/cases/blind``) a
     .venv/bin/python bench/tune.py --data-dir /tmp/data --json sweep.json
 
 Default sweep, one setting at a time around the current values: ``dense_weight``, ``k`` and every
-evidence-gate setting (``Settings`` fields named ``gate_*`` or ``min_*``). ``--grid`` evaluates the
+evidence-gate setting (``settings.gate``, named here as in the environment: ``gate_min_dense``...). ``--grid`` evaluates the
 full product of the ``--param`` values instead. Every combination runs the real answer chain
 (``assistant.evaluation.runner.run_system``, exactly what ``doctrine eval`` runs); searches are
-cached across combinations, so settings that only change the gate or the generator cost little.
+cached across combinations (``Retrieval`` values are immutable), so settings that only change the gate
+or the generator cost little.
 The lead picks values from these tables and records them in evals/README.md and Settings.
 """
 
@@ -34,12 +35,13 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 import assistant  # noqa: E402,F401 - offline environment first
-from assistant.answer.retrieval import Filters, Hit  # noqa: E402
-from assistant.config import Settings  # noqa: E402
+from assistant.answer.retrieval import Searcher  # noqa: E402
+from assistant.answer.types import Filters, Retrieval  # noqa: E402
+from assistant.config import GATE_PREFIX, Settings, nest_gate_keys  # noqa: E402
 from assistant.evaluation.cases import DEV_SET, EvalCase, guard_not_blind, load_cases  # noqa: E402
 from assistant.evaluation.runner import run_system  # noqa: E402
 from assistant.evaluation.scoring import summarize  # noqa: E402
-from assistant.evaluation.systems import RecordingSearcher, chain_system  # noqa: E402
+from assistant.evaluation.systems import chain_system  # noqa: E402
 from assistant.pipeline import get_pipeline  # noqa: E402
 
 DEFAULT_VALUES: dict[str, tuple[float, ...]] = {
@@ -53,42 +55,51 @@ SHOWN = ("hit@5", "mrr@10", "fact_coverage", "fact_coverage_answered", "citation
          "refusal_recall", "pass_rate", "objective")
 
 
-class CachingSearcher(RecordingSearcher):
-    """Shares query vectors and search results across settings combinations (same index)."""
+class CachingSearcher(Searcher):
+    """Shares query vectors and retrievals across settings combinations (same index)."""
 
     def __init__(self, settings: Settings, reader: Any, vectors: dict[str, np.ndarray],
-                 results: dict[tuple, list[Hit]]) -> None:
-        super().__init__(settings, reader, vectors)
+                 results: dict[tuple, Retrieval]) -> None:
+        super().__init__(settings, reader)
+        self._vectors = vectors
         self._results = results
 
-    def search(self, query: str, k: int | None = None, **kwargs: Any) -> list[Hit]:  # type: ignore[override]
+    def retrieve(self, query: str, k: int | None = None, **kwargs: Any) -> Retrieval:  # type: ignore[override]
         filters: Filters = kwargs.get("filters") or Filters()
         key = (query, k or self.settings.k, kwargs.get("mode"), filters, kwargs.get("dense_weight"),
-               *(getattr(self.settings, f) for f in RETRIEVAL_FIELDS))
-        signals = kwargs.pop("signals", None)
+               self.settings.gate.fusion_weight, *(getattr(self.settings, f) for f in RETRIEVAL_FIELDS))
         if key not in self._results:
-            found: dict[str, Any] = {}
-            self._results[key] = (super().search(query, k, signals=found, **kwargs), found)
-        else:
-            self.calls.append((query, {name: v for name, v in kwargs.items() if name != "query_vector"}))
-        hits, found = self._results[key]
-        if signals is not None:
-            signals.update(found)
-        return hits
+            if kwargs.get("query_vector") is None and query.strip():
+                if query not in self._vectors:
+                    self._vectors[query] = self.embeddings.encode([query])[0]
+                kwargs["query_vector"] = self._vectors[query]
+            self._results[key] = super().retrieve(query, k, **kwargs)
+        return self._results[key]
 
 
 def gate_fields(settings: Settings) -> list[str]:
     """The evidence-gate settings of this version of Settings (names change as the gate evolves)."""
-    return [
-        name for name, value in settings.model_dump().items()
-        if name.startswith(("gate_", "min_")) and isinstance(value, float)
-    ]
+    return [f"{GATE_PREFIX}{name}" for name, value in settings.gate.model_dump().items() if isinstance(value, float)]
+
+
+def setting(settings: Settings, name: str) -> Any:
+    """A setting by its tuning name (``gate_min_dense`` is ``settings.gate.min_dense``)."""
+    if name.startswith(GATE_PREFIX):
+        return getattr(settings.gate, name[len(GATE_PREFIX):])
+    return getattr(settings, name)
+
+
+def with_values(settings: Settings, override: dict[str, Any]) -> Settings:
+    nested = nest_gate_keys(override)
+    if "gate" in nested:
+        nested["gate"] = settings.gate.model_copy(update=nested["gate"])
+    return settings.model_copy(update=nested)
 
 
 def default_params(settings: Settings) -> dict[str, tuple[Any, ...]]:
     params: dict[str, tuple[Any, ...]] = dict(DEFAULT_VALUES)
     for name in gate_fields(settings):
-        current = float(getattr(settings, name))
+        current = float(setting(settings, name))
         params[name] = tuple(sorted({round(current * f, 3) for f in GATE_FACTORS}))
     return params
 
@@ -108,16 +119,15 @@ class Sweeper:
         snapshot = self.pipeline.reader.snapshot()
         self.doc_ids = frozenset(snapshot.docs)
         self.vectors: dict[str, np.ndarray] = {}
-        self.results: dict[tuple, list[Hit]] = {}
+        self.results: dict[tuple, Retrieval] = {}
         self.memo: dict[tuple, dict[str, Any]] = {}
 
     def evaluate(self, override: dict[str, Any]) -> dict[str, Any]:
         key = tuple(sorted(override.items()))
         if key not in self.memo:
-            settings = self.settings.model_copy(update=override)
+            settings = with_values(self.settings, override)
             searcher = CachingSearcher(settings, self.pipeline.reader, self.vectors, self.results)
             system = chain_system("tune", "tune", settings, self.pipeline.reader, searcher=searcher)
-            system.fresh_vectors = False
             metrics = summarize(run_system(system, self.cases, self.doc_ids))
             metrics.pop("hit_curve", None)
             metrics.pop("counts", None)
@@ -133,7 +143,7 @@ def sweep(
     """One-at-a-time (default) or full-grid evaluation; returns every row."""
     t0 = time.perf_counter()
     sweeper = Sweeper(settings, cases)
-    current = {name: getattr(settings, name) for name in params}
+    current = {name: setting(settings, name) for name in params}
     rows: list[dict[str, Any]] = []
     if grid:
         names = list(params)
@@ -217,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings(data_dir=args.data_dir) if args.data_dir else Settings()
-    known = set(type(settings).model_fields)
+    known = set(type(settings).model_fields) | set(gate_fields(settings))
     params = dict(args.param) or default_params(settings)
     unknown = sorted(set(params) - known)
     if unknown:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer.chain import heuristic_condense
 from assistant.answer.citations import markers, quote_in_passage
+from assistant.answer.condense import heuristic_condense
 from assistant.answer.question import QuestionError
 from assistant.config import Settings
 from assistant.index.ingest import run_index
@@ -123,7 +123,7 @@ def test_bad_questions_get_clear_messages(pipeline: Pipeline, question: object, 
 
 def test_english_question_is_answered_in_french_with_notice(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("What does the SecNumCloud qualification require for sensitive data?")
-    assert "français" in " ".join(answer.notices)
+    assert any(n.key == "english_notice" and "français" in n.text for n in answer.notices)
     assert not answer.refused, answer.gate
     _verify(answer)
     assert "secnumcloud" in {c.doc_id for c in answer.citations}
@@ -167,4 +167,15 @@ def test_interrupted_index_is_announced(small_settings: Settings) -> None:
     run_index(small_settings)
     (small_settings.index_dir / "PENDING").write_text("x", encoding="utf-8")
     answer = Pipeline(small_settings).chain.invoke("Que faut-il pour la réversibilité ?")
-    assert any("interrompue" in n for n in answer.notices)
+    assert any(n.kind == "warning" and "interrompue" in n.text for n in answer.notices)
+
+
+def test_invoke_is_the_last_item_of_stream(pipeline: Pipeline) -> None:
+    question = "Que demande la doctrine en matière de réversibilité ?"
+    streamed = list(pipeline.chain.stream(question))
+    assert len(streamed) == 1  # the extractive text comes whole, in the Answer
+    invoked = pipeline.chain.invoke(question)
+    strip = lambda a: {k: v for k, v in a.to_json().items() if k != "timings_ms"}  # noqa: E731
+    assert strip(streamed[-1]) == strip(invoked)
+    assert invoked.retrieval is not None and invoked.retrieval.hits
+    assert invoked.decision is not None and not invoked.decision.refused

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.chain import Answer
+from assistant.answer.types import Answer
 from assistant.config import Settings
 from assistant.pipeline import Pipeline
 from tests.llm_server import ScriptedLLMServer
@@ -68,7 +68,7 @@ def test_timeout_falls_back_to_extractive_with_notice(small_index: Settings) -> 
     with ScriptedLLMServer([{"delay": 3}]) as server:
         answer = _pipeline(small_index, server, timeout=0.5).chain.invoke(QUESTION)
     assert answer.generator.startswith("extractive")
-    assert any("LLM" in n and "repli" not in n for n in answer.notices)
+    assert any(n.key == "llm_fallback" and "LLM" in n.text and "repli" not in n.text for n in answer.notices)
     assert answer.citations and not answer.refused
 
 
@@ -79,7 +79,7 @@ def test_server_error_and_unreachable_endpoint_fall_back(small_index: Settings) 
     unreachable = small_index.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "m",
                                                  "llm_timeout_s": 2})
     answer = Pipeline(unreachable).chain.invoke(QUESTION)
-    assert answer.generator.startswith("extractive") and any("LLM" in n for n in answer.notices)
+    assert answer.generator.startswith("extractive") and any("LLM" in n.text for n in answer.notices)
     streamed = list(Pipeline(unreachable).chain.stream(QUESTION))
     assert isinstance(streamed[-1], Answer) and streamed[-1].citations
 

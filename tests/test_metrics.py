@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.answer.citations import Citation
+from assistant.answer.types import Citation
 from assistant.evaluation.cases import EvalCase
 from assistant.evaluation.judge import parse_verdict
 from assistant.evaluation.metrics import (

@@ -296,7 +296,7 @@ def test_queries_keep_answering_during_a_concurrent_index(tmp_path: Path) -> Non
         assert all(c.chunk_id in visible for c in answer.citations), answer.citations
         if later.generation == old:  # vectors upserted by the unfinished run stay invisible
             assert not {c.doc_id for c in answer.citations} & synthetic, answer.citations
-        assert not any("interrompue" in n for n in answer.notices), answer.notices  # the writer is alive
+        assert not any("interrompue" in n.text for n in answer.notices), answer.notices  # the writer is alive
     snap = IndexReader(settings).snapshot()
     assert snap.generation == new and synthetic <= set(snap.docs)
 

@@ -6,7 +6,9 @@ from datetime import date
 
 import pytest
 
-from assistant.answer.retrieval import Filters, HybridRetriever, Searcher
+from assistant.answer import fusion
+from assistant.answer.retrieval import Searcher
+from assistant.answer.types import DEGRADED, Filters, Retrieval
 from assistant.config import Settings
 from assistant.index.ingest import run_index
 
@@ -38,11 +40,38 @@ def test_every_mode_returns_scored_passages(pipeline, mode: str) -> None:  # noq
     assert len({h.chunk_id for h in hits}) == 5
 
 
-def test_langchain_retriever_returns_documents_with_metadata(pipeline) -> None:  # noqa: ANN001
-    retriever = HybridRetriever(searcher=pipeline.searcher, k=3)
-    docs = retriever.invoke("réversibilité des données en fin de contrat")
-    assert len(docs) == 3
-    assert {"doc_id", "section", "score", "source_url", "chunk_id"} <= set(docs[0].metadata)
+def test_retrieve_returns_hits_and_the_gate_signals(pipeline) -> None:  # noqa: ANN001
+    found = pipeline.searcher.retrieve("réversibilité des données en fin de contrat", 3)
+    assert isinstance(found, Retrieval)
+    assert found.query == "réversibilité des données en fin de contrat" and found.mode == "hybrid"
+    assert len(found.hits) == 3 and len(found.gate_hits) == 6 and found.judged == found.gate_hits
+    assert found.max_dense > 0 and all(found.max_dense >= h.dense - 1e-6 for h in found.gate_hits + found.hits)
+    assert list(found.hits) == pipeline.searcher.search("réversibilité des données en fin de contrat", 3)
+
+
+def test_bm25_mode_ranks_by_bm25_but_gives_the_gate_a_similarity(pipeline) -> None:  # noqa: ANN001
+    """DOCTRINE_RETRIEVAL_MODE=bm25 used to refuse every question: its hits had no dense score."""
+    query = "qualification SecNumCloud pour les données sensibles"
+    found = pipeline.searcher.retrieve(query, 5, mode="bm25")
+    assert found.gate_hits == () and found.judged == found.hits
+    assert all(0 < h.dense <= 1 for h in found.hits)
+    assert [h.score for h in found.hits] == sorted((h.score for h in found.hits), reverse=True)
+    assert not found.degraded
+    settings = pipeline.settings.model_copy(update={"retrieval_mode": "bm25"})
+    from assistant.answer.chain import AnswerChain
+
+    answer = AnswerChain(settings, Searcher(settings, pipeline.reader)).invoke(query)
+    assert not answer.refused, answer.gate
+    assert answer.retrieval is not None and answer.retrieval.mode == "bm25"
+
+
+def test_one_rrf_keeps_each_callers_weights() -> None:
+    scores = fusion.rrf([["a", "b"], ["b", "c"]], k=60)
+    assert scores == {"a": 1 / 60, "b": 1 / 61 + 1 / 60, "c": 1 / 61}
+    assert list(scores) == ["a", "b", "c"]  # first appearance order: earlier rankings win ties
+    weighted = fusion.rrf([["a", "b"], ["b"]], k=10, weights=(2.0, 1.0))
+    assert weighted == {"a": 2 / 10, "b": 2 / 11 + 1 / 10}
+    assert set(fusion.FUSIONS) == {"hybrid", "dense", "bm25", "rrf"}
 
 
 def test_kind_and_in_force_filters(small_settings: Settings) -> None:
@@ -61,3 +90,27 @@ def test_kind_and_in_force_filters(small_settings: Settings) -> None:
 
 def test_blank_query_returns_nothing(pipeline) -> None:  # noqa: ANN001
     assert pipeline.searcher.search("   ", 5) == []
+
+
+def test_gate_calibration_is_one_nested_setting(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    from assistant.config import GateThresholds
+
+    assert Settings().gate == GateThresholds()
+    monkeypatch.setenv("DOCTRINE_GATE_MIN_DENSE", "0.5")
+    monkeypatch.setenv("DOCTRINE_GATE_FUSION_WEIGHT", "0.7")
+    assert Settings().gate.min_dense == 0.5 and Settings().gate.fusion_weight == 0.7
+    assert Settings(gate_weak_dense=0.1).gate.weak_dense == 0.1  # flat names still accepted as arguments
+    monkeypatch.delenv("DOCTRINE_GATE_MIN_DENSE")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "doctrine.toml").write_text("gate_min_dense = 0.3\n[gate]\nweak_overlap = 0.2\n", encoding="utf-8")
+    gate = Settings().gate
+    assert (gate.min_dense, gate.weak_overlap, gate.fusion_weight) == (0.3, 0.2, 0.7)
+
+
+def test_degraded_hits_are_marked() -> None:
+    from assistant.answer.types import Hit
+
+    hit = Hit.from_meta({"title": "T"}, chunk_id="c", doc_id="d", section="s", section_id="d#s0", text="x",
+                        dense=DEGRADED)
+    assert Retrieval("q", Filters(), "hybrid", (hit,)).degraded
+    assert not Retrieval("q", Filters(), "hybrid", (hit._replace(dense=0.3),)).degraded

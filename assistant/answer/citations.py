@@ -5,34 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from assistant.answer.types import Citation
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 # Quoted spans in generated text: « ... » or "..." (at least a few words, to skip titles).
 _QUOTED = re.compile(r"«\s*([^«»]{12,}?)\s*»|“([^”]{12,}?)”|\"([^\"]{12,}?)\"")
-
-
-class Citation(NamedTuple):
-    n: int
-    doc_id: str
-    title: str
-    section: str
-    quote: str
-    source_url: str
-    score: float
-    chunk_id: str = ""
-    passage: str = ""
-    date: str | None = None
-    kind: str = ""
-    confidence: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "n": self.n, "doc_id": self.doc_id, "title": self.title, "section": self.section,
-            "quote": self.quote, "source_url": self.source_url, "score": round(float(self.score), 4),
-            "chunk_id": self.chunk_id, "passage": self.passage, "date": self.date, "kind": self.kind,
-            "confidence": self.confidence,
-        }
 
 
 class CheckResult(NamedTuple):

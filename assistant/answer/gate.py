@@ -3,16 +3,17 @@
 Refusing is better than answering from general knowledge. Three signals, thresholds calibrated
 on the evaluation cases (evals/README.md): the best dense similarity, the share of the question's
 informative terms found in the best passages, and legal references (article, annexe) cited by the
-question that appear nowhere in the retrieved text (an invented provision).
+question that appear nowhere in the retrieved text (an invented provision). The calibration is
+``config.GateThresholds`` (``settings.gate``): its values, and the reference fusion the gate judges.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
-from assistant.answer.retrieval import Hit
+from assistant.answer.types import DEGRADED, GateDecision, Hit
+from assistant.config import GateThresholds
 from assistant.text import fold, tokens, words
 
 # Words every in-scope question shares: they prove nothing about coverage.
@@ -35,25 +36,12 @@ _REFERENCE = re.compile(
 )
 _EN_STOP = frozenset("the what which is are does do of and to for in on with how can should must who when".split())
 
-
-DEGRADED_DENSE = -1.0  # dense score of hits found while Chroma was unavailable
-
-
-class GateDecision(NamedTuple):
-    refused: bool
-    reason: str
-    top_dense: float
-    overlap: float
-    missing_reference: str | None
-    anchored: bool = True
-
-
-class GateThresholds(NamedTuple):
-    min_dense: float = 0.22
-    weak_overlap: float = 0.12
-    weak_dense: float = 0.35
-    unanchored_overlap: float = 0.35
-    unanchored_dense: float = 0.30
+# Why the gate refused (``GateDecision.reason``); empty when it accepts.
+NO_PASSAGE = "no_passage"
+MISSING_REFERENCE = "missing_reference"
+TERMS_ABSENT = "terms_absent"
+LOW_SIMILARITY = "low_similarity"
+OUT_OF_DOMAIN = "out_of_domain"
 
 
 def informative_terms(question: str) -> set[str]:
@@ -115,9 +103,9 @@ def decide(
 ) -> GateDecision:
     """Refuse unless the evidence plausibly supports an answer (see module docstring)."""
     if not hits:
-        return GateDecision(True, "aucun passage", 0.0, 0.0, None, anchored)
+        return GateDecision(True, NO_PASSAGE, 0.0, 0.0, None, anchored)
     top_dense = max(h.dense for h in hits)
-    if top_dense > DEGRADED_DENSE:
+    if top_dense > DEGRADED:
         top_dense = max(top_dense, max_dense)
     overlap = term_overlap(question, hits, idf=idf)
     reference = missing_reference(question, hits, scope_text)
@@ -127,16 +115,16 @@ def decide(
         return GateDecision(refused, reason, top_dense, overlap, reference, anchored)
 
     if reference:
-        return verdict(True, "référence introuvable")
-    degraded = top_dense <= DEGRADED_DENSE  # dense search was unavailable: judge on the terms alone
+        return verdict(True, MISSING_REFERENCE)
+    degraded = top_dense <= DEGRADED  # dense search was unavailable: judge on the terms alone
     if degraded:
-        return verdict(overlap < t.unanchored_overlap, "termes de la question absents des passages")
+        return verdict(overlap < t.unanchored_overlap, TERMS_ABSENT)
     if top_dense < t.min_dense:
-        return verdict(True, "similarité trop faible")
+        return verdict(True, LOW_SIMILARITY)
     if is_english(question):
         return verdict(False)
     if not anchored and (overlap < t.unanchored_overlap or top_dense < t.unanchored_dense):
-        return verdict(True, "question hors du domaine des achats numériques")
+        return verdict(True, OUT_OF_DOMAIN)
     if overlap < t.weak_overlap and top_dense < t.weak_dense:
-        return verdict(True, "termes de la question absents des passages")
+        return verdict(True, TERMS_ABSENT)
     return verdict(False)

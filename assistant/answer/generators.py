@@ -1,38 +1,36 @@
 """Generators: extractive (offline default, deterministic) and LLM (any OpenAI-compatible endpoint).
 
-Both take the same numbered evidence and return text with ``[n]`` markers; the chain verifies
-citations afterwards whichever generator wrote the text.
+Both follow ``Generator``: from the same ``GenerationRequest`` (standalone question, ranked hits,
+``k``) they stream text chunks, then end with a ``Generated`` (text with ``[n]`` markers and the
+citations the numbers refer to); the chain checks citations afterwards whichever wrote the text.
+The LLM side is LangChain at the edge: ``ChatOpenAI`` and ``ChatPromptTemplate`` over the prompt
+files of ``prompts/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 
-from assistant.answer.citations import Citation, squash
+from assistant.answer.citations import squash
 from assistant.answer.gate import informative_terms
-from assistant.answer.retrieval import Hit
+from assistant.answer.types import Citation, Generated, GenerationRequest, Hit, SectionLookup
 from assistant.config import Settings
-from assistant.index.chunking import SectionRecord, Unit, list_run, section_units
+from assistant.index.chunking import Unit, list_run, section_units
 from assistant.text import fold, tokens
 from assistant.wording import load_prompt, messages
 
 CIRCULAR_ID = "circulaire-2026-achat-numerique"
 CUT = 0.5  # units scoring under this share of the best one are not worth showing
-SectionLookup = Callable[[str], SectionRecord | None]
 
 
-class Generated(NamedTuple):
-    text: str
-    citations: list[Citation]
+class Generator(Protocol):
+    """Writes an answer from the evidence: text chunks as they come (none when the text comes in one
+    piece), then the ``Generated``. Exceptions propagate (the chain falls back to extractive)."""
 
+    name: str
 
-class _Pick(NamedTuple):
-    rank: int
-    hit: Hit
-    units: list[Unit]
-    first_unit: int
-    score: float
+    def stream(self, request: GenerationRequest) -> Iterator[str | Generated]: ...
 
 
 def _is_press(hit: Hit) -> bool:
@@ -42,14 +40,6 @@ def _is_press(hit: Hit) -> bool:
 def _near_duplicate(terms: set[str], chosen: list[set[str]], threshold: float = 0.6) -> bool:
     """The same fact reported by several documents (Jaccard similarity of stemmed terms)."""
     return any(len(terms & other) / max(1, len(terms | other)) >= threshold for other in chosen if terms)
-
-
-def make_citation(n: int, hit: Hit, quote: str, passage: str) -> Citation:
-    return Citation(
-        n=n, doc_id=hit.doc_id, title=hit.title, section=hit.section, quote=quote, source_url=hit.source_url,
-        score=hit.score, chunk_id=hit.chunk_id, passage=passage, date=hit.date, kind=hit.kind,
-        confidence=hit.confidence,
-    )
 
 
 class ExtractiveGenerator:
@@ -65,6 +55,10 @@ class ExtractiveGenerator:
         self.max_chars = max_chars
         self.hit_weight = hit_weight
         self.msg = messages(settings.prompts_dir)
+
+    def stream(self, request: GenerationRequest) -> Iterator[str | Generated]:
+        """The whole answer at once (the app reveals it progressively): k + 1 passages to quote from."""
+        yield self.generate(request.question, request.hits[: request.k + 1], request.sections, request.focus)
 
     def generate(
         self, question: str, hits: Sequence[Hit], sections: SectionLookup, focus: str | None = None
@@ -90,7 +84,7 @@ class ExtractiveGenerator:
                 scored.append((score, rank, u_i, unit))
         scored.sort(key=lambda s: (-s[0], s[1], s[2]))
         if not scored:
-            return Generated("", [])
+            return Generated("", (), self.name)
         best = scored[0][0]
         seen_text: set[str] = set()
         chosen: list[tuple[int, int, str]] = []  # rank, unit order, text
@@ -178,13 +172,13 @@ class ExtractiveGenerator:
             section = sections(hit.section_id)
             passage = section.text if section is not None else hit.text
             quote = max(quotes[chunk_id], key=len)
-            citations.append(make_citation(n, hit, quote, passage))
+            citations.append(Citation.from_hit(n, hit, quote, passage))
         lead_hit = next((hits[c[0]] for c in sorted(chosen) if hits[c[0]].doc_id == doc_order[0]), hits[0]) if chosen else hits[0]
         press = self.msg["press_suffix"] if _is_press(lead_hit) else ""
         key = "lead_single" if len(doc_order) == 1 else "lead_multi"
         lead = self.msg[key].format(title=f"*{lead_hit.title}*", press=press)
         text = lead + "\n\n" + "\n".join(lines).strip()
-        return Generated(text, citations)
+        return Generated(text, tuple(citations), self.name)
 
     @staticmethod
     def _position(hit: Hit) -> int:
@@ -202,7 +196,7 @@ def numbered_sources(hits: Sequence[Hit], sections: SectionLookup) -> list[Citat
     out = []
     for n, hit in enumerate(hits, start=1):
         section = sections(hit.section_id)
-        out.append(make_citation(n, hit, hit.text, section.text if section is not None else hit.text))
+        out.append(Citation.from_hit(n, hit, hit.text, section.text if section is not None else hit.text))
     return out
 
 
@@ -218,12 +212,27 @@ def format_sources(sources: Sequence[Citation]) -> str:
     return "\n".join(blocks)
 
 
+def prompt_chain(model: Any, prompts_dir: Any, *messages_: tuple[str, str]) -> Any:
+    """``ChatPromptTemplate`` of (role, prompt file) pairs | ``model`` | text: how every LLM call is made."""
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    prompt = ChatPromptTemplate.from_messages([(role, load_prompt(prompts_dir, name)) for role, name in messages_])
+    return prompt | model | StrOutputParser()
+
+
+def llm_error(exc: Exception) -> str:
+    """How an endpoint failure is named in the fallback notice."""
+    error = type(exc).__name__
+    if "timeout" in error.lower() or "timeout" in str(exc).lower():
+        error = "délai dépassé"
+    return error
+
+
 class LLMGenerator:
     """Chat model behind an OpenAI-compatible endpoint (Albert API, vLLM, Ollama, llama.cpp)."""
 
     def __init__(self, settings: Settings) -> None:
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import ChatPromptTemplate
         from langchain_openai import ChatOpenAI
 
         self.settings = settings
@@ -237,16 +246,18 @@ class LLMGenerator:
             temperature=settings.llm_temperature,
             streaming=True,
         )
-        self.prompt = ChatPromptTemplate.from_messages([
-            ("system", load_prompt(settings.prompts_dir, "answer_system.md")),
-            ("human", load_prompt(settings.prompts_dir, "answer_user.md")),
-        ])
-        self.chain = self.prompt | self.model | StrOutputParser()
-        condense = ChatPromptTemplate.from_messages([("human", load_prompt(settings.prompts_dir, "condense.md"))])
-        self.condense_chain = condense | self.model | StrOutputParser()
+        self.chain = prompt_chain(self.model, settings.prompts_dir,
+                                  ("system", "answer_system.md"), ("human", "answer_user.md"))
+        self.condense_chain = prompt_chain(self.model, settings.prompts_dir, ("human", "condense.md"))
 
-    def stream(self, question: str, sources: Sequence[Citation]) -> Iterator[str]:
-        yield from self.chain.stream({"sources": format_sources(sources), "question": question})
+    def stream(self, request: GenerationRequest) -> Iterator[str | Generated]:
+        """Tokens as the endpoint sends them, from the k best passages numbered as sources."""
+        sources = numbered_sources(request.hits[: request.k], request.sections)
+        parts: list[str] = []
+        for token in self.chain.stream({"sources": format_sources(sources), "question": request.question}):
+            parts.append(token)
+            yield token
+        yield Generated("".join(parts), tuple(sources), self.name)
 
     def condense(self, question: str, history_text: str) -> str:
         return self.condense_chain.invoke({"history": history_text, "question": question}).strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -32,7 +33,7 @@ def search(
 ) -> None:
     """Rechercher les passages les plus pertinents du corpus."""
     from assistant.answer.question import QuestionError, check_question
-    from assistant.answer.retrieval import Filters
+    from assistant.answer.types import Filters
     from assistant.index.errors import IndexError_
     from assistant.pipeline import get_pipeline
 
@@ -59,7 +60,7 @@ def _print_answer(answer) -> None:  # noqa: ANN001
     style = "yellow" if answer.refused else "green"
     out.print(f"[bold {style}]{'Non couvert par les textes indexés' if answer.refused else 'Réponse'}[/]")
     out.print(answer.answer)
-    for notice in answer.notices + answer.problems:
+    for notice in [n.text for n in answer.notices] + answer.problems:
         out.print(f"[italic yellow]{notice}[/]")
     if answer.citations:
         out.print("\n[bold]Sources[/]")
@@ -78,8 +79,7 @@ def _ask_one(chain, item: dict, k: int | None) -> dict:  # noqa: ANN001
         if not isinstance(history, list) or not all(isinstance(t, dict) for t in history):
             raise QuestionError("« history » doit être une liste d'objets {role, content}.")
         answer = chain.invoke(item.get("question"), history, k=k)
-        answer.id = qid
-        return answer.to_json()
+        return replace(answer, id=qid).to_json()
     except (QuestionError, IndexError_) as exc:
         return {"id": qid, "question": item.get("question"), "error": str(exc)}
 

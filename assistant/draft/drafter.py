@@ -22,9 +22,10 @@ import jinja2
 import yaml
 
 import assistant
-from assistant.answer.citations import Citation, check_answer, markers, squash, verify_citations
+from assistant.answer.citations import check_answer, markers, squash, verify_citations
 from assistant.answer.generators import CIRCULAR_ID, LLMGenerator, format_sources
-from assistant.answer.retrieval import Hit, Searcher
+from assistant.answer.retrieval import Searcher
+from assistant.answer.types import Citation, Hit
 from assistant.config import Settings
 from assistant.draft.catalogue import ROUTE_IDS, Catalog, Criterion, Route, load_catalog
 from assistant.draft.evidence import EvidenceFinder
@@ -134,13 +135,7 @@ class _Numbering:
     def evidence(self, hit: Hit, quote: str, shown: str) -> Evidence:
         key = (hit.section_id, quote)
         n = self.numbers.setdefault(key, len(self.numbers) + 1)
-        passage = self.snap.sections[hit.section_id].text
-        citation = Citation(
-            n=n, doc_id=hit.doc_id, title=hit.title, section=hit.section, quote=quote,
-            source_url=hit.source_url, score=hit.score, chunk_id=hit.chunk_id, passage=passage, date=hit.date,
-            kind=hit.kind, confidence=hit.confidence,
-        )
-        return Evidence(citation, shown)
+        return Evidence(Citation.from_hit(n, hit, quote, self.snap.sections[hit.section_id].text), shown)
 
 
 # ---------------------------------------------------------------- templates

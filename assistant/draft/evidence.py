@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 from assistant.answer.citations import quote_in_passage, squash
 from assistant.answer.gate import GENERIC_STEMS
-from assistant.answer.retrieval import Filters, Hit, Searcher
+from assistant.answer.retrieval import Searcher
+from assistant.answer.types import Filters, Hit
 from assistant.draft.catalogue import Reference
 from assistant.index.chunking import Unit, list_run, section_units
 from assistant.index.snapshot import Snapshot
@@ -169,12 +170,10 @@ class EvidenceFinder:
 
 
 def section_hit(snap: Snapshot, section_id: str) -> Hit:
+    """A whole section as a hit (a section the catalogue names, found without retrieval)."""
     record = snap.sections[section_id]
-    meta = snap.docs.get(record.doc_id, {})
     first = next((p for p in snap.passages if p.section_id == section_id), None)
-    return Hit(
-        chunk_id=first.chunk_id if first else section_id, doc_id=record.doc_id,
-        title=str(meta.get("title", record.doc_id)), section=record.section, section_id=section_id,
-        text=record.text, score=0.0, dense=0.0, bm25=0.0, source_url=str(meta.get("source_url") or ""),
-        kind=str(meta.get("kind", "")), date=meta.get("date"), confidence=str(meta.get("confidence", "")),
+    return Hit.from_meta(
+        snap.docs.get(record.doc_id, {}), chunk_id=first.chunk_id if first else section_id, doc_id=record.doc_id,
+        section=record.section, section_id=section_id, text=record.text,
     )

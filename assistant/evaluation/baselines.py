@@ -15,7 +15,7 @@ from pathlib import Path
 
 from assistant.answer.citations import check_answer
 from assistant.answer.generators import ExtractiveGenerator
-from assistant.answer.retrieval import Hit
+from assistant.answer.types import Hit
 from assistant.config import Settings
 from assistant.evaluation.cases import EvalCase
 from assistant.evaluation.metrics import RETRIEVAL_DEPTH
@@ -69,13 +69,10 @@ class NaiveLangChainSystem:
         hits = []
         for rank, doc in enumerate(docs):
             meta = doc.metadata
-            hits.append(Hit(
-                chunk_id=str(doc.id or f"lc{rank}"), doc_id=str(meta.get("doc_id", "")),
-                title=str(meta.get("title", "")), section="", section_id="", text=doc.page_content,
-                # similarity_search gives no score: the generator gets a rank-based one.
-                score=1.0 - 0.1 * rank, dense=0.0, bm25=0.0, source_url=str(meta.get("source_url", "")),
-                kind=str(meta.get("kind", "")), date=meta.get("date") or None,
-                confidence=str(meta.get("confidence", "")),
+            hits.append(Hit.from_meta(
+                meta, chunk_id=str(doc.id or f"lc{rank}"), doc_id=str(meta.get("doc_id", "")), section="",
+                section_id="", text=doc.page_content,
+                score=1.0 - 0.1 * rank,  # similarity_search gives no score: the generator gets a rank-based one
             ))
         return hits
 

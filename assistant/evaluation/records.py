@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
-from assistant.answer.citations import Citation
+from assistant.answer.types import Citation
 
 
 class SystemOutput(NamedTuple):

@@ -25,10 +25,7 @@ from assistant.evaluation.scoring import KIND_METRICS, METRICS, OOS_METRICS, SUM
 from assistant.fileio import atomic_write_text
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
-SETTINGS_SHOWN = (
-    "retrieval_mode", "dense_weight", "k", "candidates", "embedding", "gate_min_dense", "gate_weak_overlap",
-    "gate_weak_dense", "gate_unanchored_overlap", "gate_unanchored_dense", "llm_model",
-)
+SETTINGS_SHOWN = ("retrieval_mode", "dense_weight", "k", "candidates", "embedding", "gate", "llm_model")
 SYSTEM_TABLE_METRICS = ("hit@5", "mrr@10", "fact_coverage", "citation_validity", "refusal_precision",
                         "refusal_recall", "false_refusal_rate", "premise_handled", "latency_p50_ms")
 GAP_METRICS = ("hit@5", "mrr@10", "fact_coverage", "refusal_precision", "refusal_recall", "false_refusal_rate")
@@ -61,6 +58,18 @@ def fmt_delta(metric: str, value: Any) -> str:
 def label(metric: str) -> str:
     info = METRICS.get(metric)
     return info.label if info else metric
+
+
+def shown_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a report shows, nested values flattened (``gate.min_dense``)."""
+    shown: dict[str, Any] = {}
+    for key in SETTINGS_SHOWN:
+        value = settings.get(key)
+        if isinstance(value, dict):
+            shown |= {f"{key}.{k}": v for k, v in value.items()}
+        elif value is not None:
+            shown[key] = value
+    return shown
 
 
 def _tone(metric: str, value: float | None) -> str:
@@ -131,8 +140,7 @@ def report_view(report: EvalReport, figures: dict[str, bytes] | None = None) -> 
     return {
         "created_at": report.created_at, "runtime": f"{report.runtime_s:.1f}", "n_cases": report.n_cases,
         "index": f"{report.index_generation} · corpus {report.corpus_version}",
-        "settings": ", ".join(f"{k} = {report.settings.get(k)}" for k in SETTINGS_SHOWN
-                              if report.settings.get(k) is not None),
+        "settings": ", ".join(f"{k} = {v}" for k, v in shown_settings(report.settings).items()),
         "passed": report.passed, "compare": report.compare, "confidence": f"{CONFIDENCE:.0%}",
         "metric_labels": [label(m) for m in metrics],
         "kind_labels": [label(m) for m in KIND_METRICS],

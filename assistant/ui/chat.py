@@ -18,8 +18,8 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.answer.chain import Answer
 from assistant.answer.question import QuestionError, check_question
+from assistant.answer.types import Answer
 from assistant.config import Settings
 from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline

@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.answer.question import QuestionError, check_question
-from assistant.answer.retrieval import Filters
+from assistant.answer.types import Filters
 from assistant.config import Settings
 from assistant.index.errors import IndexError_
 from assistant.index.loaders import SUPPORTED_SUFFIXES, user_doc_id

@@ -14,7 +14,7 @@ import gradio as gr
 from assistant.config import Settings
 from assistant.evaluation import EvalReport, default_reports_dir, latest_report, run_evaluation
 from assistant.evaluation.plots import KIND_LABELS, OOS_LABELS, report_figures
-from assistant.evaluation.report import SETTINGS_SHOWN, fmt, fmt_delta, set_order
+from assistant.evaluation.report import fmt, fmt_delta, set_order, shown_settings
 from assistant.evaluation.scoring import KIND_METRICS, METRICS
 from assistant.pipeline import get_pipeline
 from assistant.ui import render
@@ -109,7 +109,7 @@ class QualityService:
             figures = {}
         settings = data.get("settings") or {}
         config = {
-            "réglages": {k: settings.get(k) for k in SETTINGS_SHOWN if k in settings},
+            "réglages": shown_settings(settings),
             "seuils": data.get("thresholds"),
             "jeux": {info.name: info.path for info in report.sets},
             "corpus": data.get("corpus_version"),

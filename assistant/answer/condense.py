@@ -1,0 +1,52 @@
+"""Follow-up questions: make them standalone before retrieval (offline heuristics; the chain may ask
+the LLM instead when one is configured)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from assistant.answer.types import Turn
+from assistant.text import tokens
+
+_ELLIPTIC_START = re.compile(
+    r"^\s*(et|mais|aussi|pareil|idem|dans ce cas|alors|ensuite|puis|sinon|et si|et pour|et en|et quand|"
+    r"et qu|et la|et le|et les|qu'en est-il|quid)\b",
+    re.IGNORECASE,
+)
+_ANAPHORA = re.compile(
+    r"(?<![-\w])(il|elle|ils|elles|celui-ci|celle-ci|ce texte|cette circulaire|ce dispositif|dedans|"
+    r"l'a|la signe|le signe|en vigueur)(?![-\w])",
+    re.IGNORECASE,
+)
+
+
+def history_text(history: Sequence[Turn], user: str = "Acheteur", assistant: str = "Assistant") -> str:
+    """The conversation as the LLM's condensation prompt shows it (each turn cut at 600 characters)."""
+    return "\n".join(
+        f"{user if t.get('role') == 'user' else assistant} : {t.get('content', '')[:600]}"
+        for t in history
+    )
+
+
+def heuristic_condense(question: str, history: Sequence[Turn]) -> str:
+    """Offline condensation: an elliptic follow-up inherits the topic of the previous question."""
+    previous = [t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")]
+    if not previous:
+        return question
+    elliptic = (
+        bool(_ELLIPTIC_START.match(question))
+        or len(tokens(question)) <= 3
+        or bool(_ANAPHORA.search(question))
+    )
+    if not elliptic:
+        return question
+    stripped = _ELLIPTIC_START.sub("", question).strip(" ,?") or question
+    return f"{stripped} — {previous[-1].strip()}"
+
+
+def text_names(history: Sequence[Turn]) -> str:
+    """Names of texts (acronyms, « circulaire », « loi »...) in the last user turn."""
+    previous = next((t.get("content", "") for t in reversed(history) if t.get("role") == "user"), "")
+    keep = re.findall(r"\b(?:circulaire|doctrine|loi|règlement|code|[A-Z][\w-]*[A-Z0-9][\w-]*|\d[\w/-]*)\b", previous)
+    return " ".join(dict.fromkeys(keep))
