@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from assistant.config import PROJECT_ROOT
-from assistant.index.documents import SourceDocument, load_knowledge
+from assistant.index.documents import SourceDocument, doc_in_force, load_knowledge
 
 KNOWLEDGE = PROJECT_ROOT / "knowledge"
 # Date of the last review of the corpus against the fact base: dates before it are in the past.
@@ -240,7 +240,7 @@ def test_bills_and_proposals_carry_their_status() -> None:
     expected = {"ppl-securisation-marches-numeriques": "proposition", "europe-eucs-souverainete-cloud": "proposition",
                 "nis2": "projet", "revision-directives-marches-publics": "projet"}
     assert {k: by_id[k].status for k in expected} == expected
-    assert all(not by_id[k].in_force(CORPUS_REVIEW_DATE) for k in expected)
+    assert all(not doc_in_force(by_id[k].meta(), CORPUS_REVIEW_DATE) for k in expected)
 
 
 def test_no_past_2026_date_in_the_future_tense() -> None:
@@ -254,7 +254,7 @@ def test_every_note_has_authority_and_gaps_section() -> None:
 def test_in_force_notes_are_not_hidden_by_a_later_obligation() -> None:
     # loi Climat et résilience: L. 3-1 dates from 2021; only part of the note applies from August 2026
     climat = next(d for d in DOCS if d.doc_id == "loi-climat-resilience-commande-publique")
-    assert climat.in_force(date(2026, 1, 1))
+    assert doc_in_force(climat.meta(), date(2026, 1, 1))
 
 
 # ================================================================ (e) synthetic bad examples
