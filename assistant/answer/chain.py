@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from typing import Literal
 
 from assistant.answer.citations import check_answer, verify_citations
 from assistant.answer.condense import heuristic_condense, history_text, text_names
@@ -48,7 +49,7 @@ from assistant.answer.types import (
 )
 from assistant.config import Settings
 from assistant.index.snapshot import Snapshot
-from assistant.wording import messages
+from assistant.wording import load_wording
 
 RETRIEVE_AT_LEAST = 6  # passages retrieved whatever k: the gate judges six, the extractive generator k + 1
 RELATED = 3  # passages listed « à consulter » with a refusal
@@ -64,7 +65,7 @@ class AnswerChain:
         self.searcher = searcher
         self.extractive = ExtractiveGenerator(settings)
         self.llm = llm
-        self.msg = messages(settings.prompts_dir)
+        self.wording = load_wording(settings.prompts_dir)
         self.lexicon = load_lexicon(settings.knowledge_dir)
 
     # -- public API
@@ -121,7 +122,8 @@ class AnswerChain:
             except Exception as exc:  # noqa: BLE001 - any endpoint failure falls back to extractive
                 if generator is self.extractive:
                     raise
-                notices.append(Notice("warning", "llm_fallback", self.msg["llm_fallback"].format(error=llm_error(exc))))
+                error = llm_error(exc, self.wording.text("answer.llm_timeout"))
+                notices.append(self._notice("warning", "llm_fallback", error=error))
                 generated = self._fallback(request)
         assert generated is not None
         timings["generate"] = _ms(t0)
@@ -132,7 +134,7 @@ class AnswerChain:
     def prepare(
         self, question: str, history: Sequence[Turn] | None, k: int | None, filters: Filters, use_llm: bool,
     ) -> Question:
-        cleaned = check_question(question, self.settings.max_question_chars)
+        cleaned = check_question(question, self.settings.max_question_chars, self.wording)
         return Question(cleaned, tuple(history or ()), k or self.settings.k, filters, use_llm)
 
     def condense(self, asked: Question) -> Condensed:
@@ -141,7 +143,9 @@ class AnswerChain:
             standalone = heuristic_condense(asked.text, asked.history)
             if self.llm is not None and asked.use_llm and standalone != asked.text:
                 try:
-                    rewritten = self.llm.condense(asked.text, history_text(asked.history))
+                    history = history_text(asked.history, self.wording.text("answer.history_user"),
+                                           self.wording.text("answer.history_assistant"))
+                    rewritten = self.llm.condense(asked.text, history)
                     if rewritten and len(rewritten) < self.settings.max_question_chars:
                         standalone = rewritten
                 except Exception:  # noqa: BLE001,S110 - the heuristic result stands
@@ -181,16 +185,16 @@ class AnswerChain:
         generated: Generated, request: GenerationRequest, notices: list[Notice], timings: dict[str, float],
         t_start: float,
     ) -> Answer:
-        checked = check_answer(generated.text, generated.citations)
-        problems = checked.problems + verify_citations(checked.citations)
+        checked = check_answer(generated.text, generated.citations, self.wording)
+        problems = checked.problems + verify_citations(checked.citations, self.wording)
         if any(c.doc_id == CIRCULAR_ID for c in checked.citations):
-            notices.append(Notice("info", "circular_caveat", self.msg["circular_caveat"]))
+            notices.append(self._notice("info", "circular_caveat"))
         related = numbered_sources(retrieval.hits[:RELATED], request.sections) if decision.refused else []
         answer_text = checked.text
         if decision.refused and related:
             answer_text += (
                 "\n\n"
-                + self.msg["to_consult"]
+                + self.wording.text("answer.to_consult")
                 + "\n"
                 + "\n".join(f"- {c.title} — {c.section}" for c in related)
             )
@@ -215,23 +219,24 @@ class AnswerChain:
     def _context_notices(self, asked: Question, retrieval: Retrieval, snap: Snapshot) -> list[Notice]:
         notices = []
         if snap.interrupted:
-            notices.append(Notice("warning", "index_interrupted", (
-                "Une indexation a été interrompue : les réponses proviennent de la dernière version complète "
-                f"de l'index ({snap.generation}). Relancez « doctrine index »."
-            )))
+            notices.append(self._notice("warning", "index_interrupted", generation=snap.generation))
         if retrieval.degraded:
-            notices.append(Notice("info", "dense_degraded", self.msg["dense_degraded"]))
+            notices.append(self._notice("info", "dense_degraded"))
         if is_english(asked.text):
-            notices.append(Notice("info", "english_notice", self.msg["english_notice"]))
+            notices.append(self._notice("info", "english_notice"))
         return notices
+
+    def _notice(self, kind: Literal["info", "warning"], key: str, **values: object) -> Notice:
+        return Notice(kind, key, self.wording.text(f"answer.{key}", **values))
 
     def _fallback(self, request: GenerationRequest) -> Generated:
         generated = self.extractive.generate(
             request.question, request.hits[: request.k + 1], request.sections, request.focus
         )
-        return Generated(generated.text, generated.citations, f"{self.extractive.name} (repli)")
+        name = self.wording.text("answer.fallback_generator", name=self.extractive.name)
+        return Generated(generated.text, generated.citations, name)
 
     def _refusal(self, decision: GateDecision) -> str:
         if decision.missing_reference:
-            return self.msg["refused_reference"].format(reference=f"« {decision.missing_reference} »")
-        return self.msg["refused"]
+            return self.wording.text("answer.refused_reference", reference=decision.missing_reference)
+        return self.wording.text("answer.refused")

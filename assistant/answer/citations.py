@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from assistant.answer.types import Citation
+from assistant.wording import Wording, load_wording
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 # Quoted spans in generated text: « ... » or "..." (at least a few words, to skip titles).
@@ -34,19 +35,18 @@ def markers(text: str) -> list[int]:
     return [int(m) for m in _MARKER.findall(text)]
 
 
-def check_answer(text: str, sources: Sequence[Citation]) -> CheckResult:
+def check_answer(text: str, sources: Sequence[Citation], wording: Wording | None = None) -> CheckResult:
     """Drop markers that point nowhere, flag quotes not found in the cited source.
 
     Returns the cleaned text, the citations actually used (numbering kept), and the problems found
     (in French, for the notice shown to the user).
     """
+    wording = wording or load_wording()
     by_n = {c.n: c for c in sources}
     problems: list[str] = []
     bad = sorted({n for n in markers(text) if n not in by_n})
     if bad:
-        problems.append(
-            "Renvoi(s) vers une source inexistante supprimé(s) : " + ", ".join(f"[{n}]" for n in bad)
-        )
+        problems.append(wording.text("answer.marker_removed", markers=", ".join(f"[{n}]" for n in bad)))
         text = _MARKER.sub(lambda m: "" if int(m.group(1)) in bad else m.group(0), text)
         text = re.sub(r"[ \t]+([.,;:])", r"\1", text)
     for match in _QUOTED.finditer(text):
@@ -55,17 +55,18 @@ def check_answer(text: str, sources: Sequence[Citation]) -> CheckResult:
         cited = [int(m) for m in _MARKER.findall(tail)]
         pool = [by_n[n] for n in cited if n in by_n] or list(sources)
         if not any(quote_in_passage(quote, c.passage or c.quote) for c in pool):
-            problems.append(f"Citation non retrouvée mot pour mot dans la source : « {quote[:80]} »")
-            text = text.replace(match.group(0), f"{match.group(0)} [citation non vérifiée]", 1)
+            problems.append(wording.text("answer.quote_not_found", quote=quote[:80]))
+            text = text.replace(match.group(0), f"{match.group(0)} {wording.text('answer.quote_unverified')}", 1)
     used = sorted(set(markers(text)))
     citations = [by_n[n] for n in used if n in by_n]
     return CheckResult(text, citations, problems)
 
 
-def verify_citations(citations: Sequence[Citation]) -> list[str]:
+def verify_citations(citations: Sequence[Citation], wording: Wording | None = None) -> list[str]:
     """Problems with quotes that are not verbatim in their own passage (should be none)."""
+    wording = wording or load_wording()
     return [
-        f"[{c.n}] citation absente du passage {c.chunk_id}"
+        wording.text("answer.quote_not_in_passage", n=c.n, chunk_id=c.chunk_id)
         for c in citations
         if c.passage and not quote_in_passage(c.quote, c.passage)
     ]

@@ -18,7 +18,7 @@ from assistant.answer.types import Citation, Generated, GenerationRequest, Hit, 
 from assistant.config import Settings
 from assistant.index.chunking import Unit, list_run, section_units
 from assistant.text import fold, tokens
-from assistant.wording import load_prompt, messages
+from assistant.wording import load_prompt, load_wording
 
 CIRCULAR_ID = "circulaire-2026-achat-numerique"
 CUT = 0.5  # units scoring under this share of the best one are not worth showing
@@ -54,7 +54,7 @@ class ExtractiveGenerator:
         self.max_units = max_units
         self.max_chars = max_chars
         self.hit_weight = hit_weight
-        self.msg = messages(settings.prompts_dir)
+        self.wording = load_wording(settings.prompts_dir)
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generated]:
         """The whole answer at once (the app reveals it progressively): k + 1 passages to quote from."""
@@ -148,8 +148,8 @@ class ExtractiveGenerator:
             items.sort(key=lambda c: (self._position(hits[c[0]]), hits[c[0]].chunk_id, c[1]))
             first = hits[items[0][0]]
             if len(doc_order) > 1:
-                press = self.msg["group_press"] if _is_press(first) else ""
-                lines.append(self.msg["group_header"].format(title=first.title, press=press))
+                press = self.wording.text("answer.group_press") if _is_press(first) else ""
+                lines.append(self.wording.text("answer.group_header", title=first.title, press=press))
             for rank, _, block in items:
                 hit = hits[rank]
                 if hit.chunk_id not in numbers:
@@ -174,9 +174,9 @@ class ExtractiveGenerator:
             quote = max(quotes[chunk_id], key=len)
             citations.append(Citation.from_hit(n, hit, quote, passage))
         lead_hit = next((hits[c[0]] for c in sorted(chosen) if hits[c[0]].doc_id == doc_order[0]), hits[0]) if chosen else hits[0]
-        press = self.msg["press_suffix"] if _is_press(lead_hit) else ""
-        key = "lead_single" if len(doc_order) == 1 else "lead_multi"
-        lead = self.msg[key].format(title=f"*{lead_hit.title}*", press=press)
+        press = self.wording.text("answer.press_suffix") if _is_press(lead_hit) else ""
+        key = "answer.lead_single" if len(doc_order) == 1 else "answer.lead_multi"
+        lead = self.wording.text(key, title=f"*{lead_hit.title}*", press=press)
         text = lead + "\n\n" + "\n".join(lines).strip()
         return Generated(text, tuple(citations), self.name)
 
@@ -221,11 +221,11 @@ def prompt_chain(model: Any, prompts_dir: Any, *messages_: tuple[str, str]) -> A
     return prompt | model | StrOutputParser()
 
 
-def llm_error(exc: Exception) -> str:
-    """How an endpoint failure is named in the fallback notice."""
+def llm_error(exc: Exception, timeout_label: str) -> str:
+    """How an endpoint failure is named in the fallback notice: its type, or ``timeout_label``."""
     error = type(exc).__name__
     if "timeout" in error.lower() or "timeout" in str(exc).lower():
-        error = "délai dépassé"
+        error = timeout_label
     return error
 
 

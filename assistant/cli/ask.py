@@ -56,14 +56,15 @@ def search(
         out.print(f"   {hit.text}\n")
 
 
-def _print_answer(answer) -> None:  # noqa: ANN001
+def _print_answer(answer, wording) -> None:  # noqa: ANN001 - Answer, Wording
     style = "yellow" if answer.refused else "green"
-    out.print(f"[bold {style}]{'Non couvert par les textes indexés' if answer.refused else 'Réponse'}[/]")
+    title = wording.text("answer.refused_title" if answer.refused else "answer.answer_title")
+    out.print(f"[bold {style}]{title}[/]")
     out.print(answer.answer)
     for notice in [n.text for n in answer.notices] + answer.problems:
         out.print(f"[italic yellow]{notice}[/]")
     if answer.citations:
-        out.print("\n[bold]Sources[/]")
+        out.print(f"\n[bold]{wording.text('answer.sources_title')}[/]")
         for c in answer.citations:
             out.print(f"[{c.n}] {c.title} — {c.section}" + (f" — {c.source_url}" if c.source_url else ""))
             out.print(f"    « {c.quote[:300]} »")
@@ -77,7 +78,7 @@ def _ask_one(chain, item: dict, k: int | None) -> dict:  # noqa: ANN001
     try:
         history = item.get("history") or []
         if not isinstance(history, list) or not all(isinstance(t, dict) for t in history):
-            raise QuestionError("« history » doit être une liste d'objets {role, content}.")
+            raise QuestionError(chain.wording.text("answer.history_invalid"))
         answer = chain.invoke(item.get("question"), history, k=k)
         return replace(answer, id=qid).to_json()
     except (QuestionError, IndexError_) as exc:
@@ -127,4 +128,4 @@ def ask(
     if as_json:
         out.print(json.dumps(answer.to_json(), ensure_ascii=False), markup=False, highlight=False)
     else:
-        _print_answer(answer)
+        _print_answer(answer, chain.wording)

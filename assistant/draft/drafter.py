@@ -15,15 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
 import assistant
 from assistant.answer.citations import check_answer, markers, squash, verify_citations
-from assistant.answer.generators import CIRCULAR_ID, LLMGenerator, format_sources
+from assistant.answer.generators import CIRCULAR_ID, LLMGenerator, format_sources, llm_error, prompt_chain
 from assistant.answer.retrieval import Searcher
 from assistant.answer.types import Citation, Hit
 from assistant.config import Settings
@@ -31,11 +29,11 @@ from assistant.draft.catalogue import ROUTE_IDS, Catalog, Criterion, Route, load
 from assistant.draft.evidence import EvidenceFinder
 from assistant.draft.request import DraftContext, DraftInputError, DraftRequest, load_request, parse_request
 from assistant.index.snapshot import Snapshot
-from assistant.wording import load_prompt, messages
+from assistant.wording import Wording, load_wording
 
 __all__ = [
     "Draft", "DraftContext", "DraftInputError", "DraftRequest", "DraftSection", "Drafter", "Evidence",
-    "drafting_labels", "load_request", "parse_request",
+    "load_request", "parse_request",
 ]
 
 MAX_CRITERION_EVIDENCE = 3
@@ -166,10 +164,6 @@ def _paragraphs(text: str) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-def drafting_labels(prompts_dir: Path) -> dict[str, Any]:
-    return yaml.safe_load(load_prompt(prompts_dir, "drafting/labels.yaml")) or {}
-
-
 # ---------------------------------------------------------------- drafter
 
 
@@ -183,6 +177,10 @@ class Drafter:
         self.finder = EvidenceFinder(searcher)
 
     @property
+    def wording(self) -> Wording:
+        return load_wording(self.settings.prompts_dir)
+
+    @property
     def catalog(self) -> Catalog:
         return load_catalog(self.settings.knowledge_dir)
 
@@ -190,28 +188,28 @@ class Drafter:
         request = parse_request(request)
         t0 = time.perf_counter()
         catalog = self.catalog
-        labels = drafting_labels(self.settings.prompts_dir)
+        w = self.wording
         env = _environment(str(self.settings.prompts_dir / "drafting"))
         snap = self.searcher.reader.snapshot()
         numbering = _Numbering(snap)
         route = catalog.route(request.route)
-        route_section = self._route_section(request, route, snap, numbering, env, labels)
+        route_section = self._route_section(request, route, snap, numbering, env, w)
         sections = [
-            self._criterion_section(request, catalog.criterion(cid), route, snap, numbering, env, labels)
+            self._criterion_section(request, catalog.criterion(cid), route, snap, numbering, env, w)
             for cid in request.criteria
         ]
         timings = {"template": (time.perf_counter() - t0) * 1000}
         generator, notices, problems = "template", list[str](), list[str]()
         if self.llm is not None and use_llm:
             t1 = time.perf_counter()
-            generator, notices, problems = self._llm_pass(request, route, [route_section, *sections], labels)
+            generator, notices, problems = self._llm_pass(request, route, [route_section, *sections], w)
             timings["llm"] = (time.perf_counter() - t1) * 1000
         for section in [route_section, *sections]:
-            problems += self._check(section, request)
+            problems += self._check(section, request, w)
         if any(c.doc_id == CIRCULAR_ID for s in [route_section, *sections] for c in s.citations):
-            notices.append(messages(self.settings.prompts_dir)["circular_caveat"])
+            notices.append(w.text("answer.circular_caveat"))
         if snap.interrupted:
-            notices.append(str(labels["index_interrupted"]).format(generation=snap.generation))
+            notices.append(w.text("draft.index_interrupted", generation=snap.generation))
         provenance = {
             "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
             "generator": generator,
@@ -226,14 +224,14 @@ class Drafter:
         }
         return Draft(
             request=request, route_label=route.label, route_justification=route_section, sections=sections,
-            provenance=provenance, notices=notices, problems=problems, title=str(labels["draft_title"]),
-            disclaimer=str(labels["disclaimer"]),
+            provenance=provenance, notices=notices, problems=problems, title=w.text("draft.draft_title"),
+            disclaimer=w.text("draft.disclaimer"),
         )
 
     # -- sections
 
     def _render(
-        self, env: jinja2.Environment, name: str, variables: dict[str, Any], labels: dict[str, Any]
+        self, env: jinja2.Environment, name: str, variables: dict[str, Any], w: Wording
     ) -> tuple[str, str, list[str]]:
         to_complete: list[str] = []
 
@@ -241,22 +239,22 @@ class Drafter:
             label = squash(label)
             if label not in to_complete:
                 to_complete.append(label)
-            return str(labels["to_complete_marker"]).format(label=label)
+            return to_complete_marker(w, label)
 
         try:
             template = env.get_template(name)
         except jinja2.TemplateNotFound as exc:
             raise FileNotFoundError(f"gabarit de rédaction introuvable : prompts/drafting/{name}") from exc
-        context = template.new_context(variables | {"a_completer": a_completer, "no_evidence": labels["no_evidence"]})
+        context = template.new_context(variables | {"a_completer": a_completer, "no_evidence": w.text("draft.no_evidence")})
         doctrine = _paragraphs("".join(template.blocks["doctrine"](context)))
         offer = _paragraphs("".join(template.blocks["offer"](context)))
         return doctrine, offer, to_complete
 
     def _route_section(
         self, request: DraftRequest, route: Route, snap: Snapshot, numbering: _Numbering,
-        env: jinja2.Environment, labels: dict[str, Any],
+        env: jinja2.Environment, w: Wording,
     ) -> DraftSection:
-        method_raw = self.finder.find(snap, str(labels["method_query"]), doc_ids=(CIRCULAR_ID,), limit=1)
+        method_raw = self.finder.find(snap, w.text("draft.method_query"), doc_ids=(CIRCULAR_ID,), limit=1)
         used = {(h.section_id, q) for h, q, _ in method_raw}
         exceptions_raw = []
         if route.builds:
@@ -274,7 +272,7 @@ class Drafter:
         doctrine, offer, to_complete = self._render(env, f"route_{route.id}.j2", {
             "request": request, "context": request.context, "route": route, "method": method,
             "exceptions": exceptions, "evidence": evidence, "criterion": None, "facts": None,
-        }, labels)
+        }, w)
         every = method + exceptions + evidence
         return DraftSection(
             key=route.id, title=route.label, paragraph=_join(doctrine, offer),
@@ -284,7 +282,7 @@ class Drafter:
 
     def _criterion_section(
         self, request: DraftRequest, criterion: Criterion, route: Route, snap: Snapshot, numbering: _Numbering,
-        env: jinja2.Environment, labels: dict[str, Any],
+        env: jinja2.Environment, w: Wording,
     ) -> DraftSection:
         raw = self.finder.find(
             snap, criterion.query, doc_ids=criterion.doc_ids, references=criterion.references,
@@ -294,7 +292,7 @@ class Drafter:
         doctrine, offer, to_complete = self._render(env, f"criterion_{criterion.id}.j2", {
             "request": request, "context": request.context, "route": route, "criterion": criterion,
             "evidence": evidence, "facts": request.facts.get(criterion.id), "method": [], "exceptions": [],
-        }, labels)
+        }, w)
         return DraftSection(
             key=criterion.id, title=criterion.label, paragraph=_join(doctrine, offer),
             citations=[e.citation for e in evidence], evidence_to_request=list(criterion.evidence_to_request),
@@ -305,7 +303,7 @@ class Drafter:
     # -- LLM rewrite and the citation check
 
     def _llm_pass(
-        self, request: DraftRequest, route: Route, sections: list[DraftSection], labels: dict[str, Any]
+        self, request: DraftRequest, route: Route, sections: list[DraftSection], w: Wording
     ) -> tuple[str, list[str], list[str]]:
         """Rewrite every section, or none: any endpoint failure keeps the whole template draft.
 
@@ -314,58 +312,50 @@ class Drafter:
         """
         assert self.llm is not None
         try:
-            rewritten = [self._rewrite(request, route, s, labels) for s in sections]
+            rewritten = [self._rewrite(request, route, s, w) for s in sections]
         except Exception as exc:  # noqa: BLE001 - timeouts, HTTP errors, empty replies
-            error = type(exc).__name__
-            if "timeout" in error.lower() or "timeout" in str(exc).lower():
-                error = "délai dépassé"
-            return "template (repli)", [str(labels["llm_fallback"]).format(error=error)], []
+            error = llm_error(exc, w.text("answer.llm_timeout"))
+            return w.text("answer.fallback_generator", name="template"), [w.text("draft.llm_fallback", error=error)], []
         problems = []
         for section, text in zip(sections, rewritten, strict=True):
             if section.evidence and not set(markers(text)) & {e.citation.n for e in section.evidence}:
-                problems.append(f"{section.title} : {labels['llm_unsourced']}")
+                problems.append(f"{section.title} : {w.text('draft.llm_unsourced')}")
                 continue
             section.paragraph = text
             section.doctrine_paragraph = section.offer_paragraph = None
         return self.llm.name, [], problems
 
-    def _rewrite(self, request: DraftRequest, route: Route, section: DraftSection, labels: dict[str, Any]) -> str:
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import ChatPromptTemplate
-
+    def _rewrite(self, request: DraftRequest, route: Route, section: DraftSection, w: Wording) -> str:
         assert self.llm is not None
-        prompt = ChatPromptTemplate.from_messages([
-            ("system", load_prompt(self.settings.prompts_dir, "draft_llm_system.md")),
-            ("human", load_prompt(self.settings.prompts_dir, "draft_llm_user.md")),
-        ])
+        chain = prompt_chain(self.llm.model, self.settings.prompts_dir,
+                             ("system", "draft_llm_system.md"), ("human", "draft_llm_user.md"))
         sources = [e.citation._replace(quote=e.text) for e in section.evidence]
-        buyer = "\n".join(f"- {t}" for t in _buyer_lines(request, section.key))
-        chain = prompt | self.llm.model | StrOutputParser()
+        buyer = "\n".join(f"- {t}" for t in _buyer_lines(request, section.key, w))
         text = chain.invoke({
             "section_title": section.title,
-            "purchase": f"{request.object} — voie retenue : {route.label}",
-            "sources": format_sources(sources) or "(aucune source)",
-            "buyer": buyer or "(aucun élément fourni)",
+            "purchase": w.text("draft.llm_purchase", object=request.object, route=route.label),
+            "sources": format_sources(sources) or w.text("draft.llm_no_sources"),
+            "buyer": buyer or w.text("draft.llm_no_buyer_input"),
             "draft": section.paragraph,
-            "to_complete": "; ".join(section.to_complete) or "aucun",
+            "to_complete": "; ".join(section.to_complete) or w.text("draft.llm_nothing_to_complete"),
         })
         text = _paragraphs(re.sub(r"\[0\]", "", text))
         if not text:
             raise ValueError("réponse vide du service de génération")
         return text
 
-    def _check(self, section: DraftSection, request: DraftRequest) -> list[str]:
+    def _check(self, section: DraftSection, request: DraftRequest, w: Wording) -> list[str]:
         """Same check as answers; the buyer's own words are a source for « » quotes only (n=0)."""
         buyer = Citation(
-            n=0, doc_id="acheteur", title="Éléments fournis par l'acheteur", section="", quote="",
+            n=0, doc_id="acheteur", title=w.text("draft.buyer_source"), section="", quote="",
             source_url="", score=0.0, passage="\n".join(request.buyer_texts()),
         )
         known = {e.citation.n: e.citation for e in section.evidence}
-        checked = check_answer(section.paragraph, [*known.values(), buyer])
+        checked = check_answer(section.paragraph, [*known.values(), buyer], w)
         section.paragraph = checked.text
         used = [c for c in checked.citations if c.n != 0]
         section.citations = [known[c.n] for c in used]
-        problems = checked.problems + verify_citations(section.citations)
+        problems = checked.problems + verify_citations(section.citations, w)
         return [f"{section.title} : {p}" for p in problems]
 
 
@@ -373,27 +363,28 @@ def _join(doctrine: str, offer: str) -> str:
     return "\n\n".join(p for p in (doctrine, offer) if p)
 
 
-def _buyer_lines(request: DraftRequest, key: str) -> list[str]:
+def to_complete_marker(w: Wording, label: str) -> str:
+    """How an item « à compléter » (listed in ``DraftSection.to_complete``) appears in a paragraph."""
+    return w.text("draft.to_complete_marker", label=label)
+
+
+def _buyer_lines(request: DraftRequest, key: str, w: Wording) -> list[str]:
     """The buyer's input relevant to one section, labelled for the LLM prompt."""
+    labels = w.mapping("draft.buyer_labels")
     ctx = request.context
-    lines = [f"Objet : {request.object}"]
+    lines = [f"{labels['object']} : {request.object}"]
     if request.entity:
-        lines.append(f"Entité : {request.entity}")
+        lines.append(f"{labels['entity']} : {request.entity}")
     if key in ROUTE_IDS:
-        for label, value in (
-            ("Solutions mutualisées examinées", ctx.mutualised_examined),
-            ("Solutions du marché examinées", ctx.market_examined),
-            ("Exception invoquée", ctx.exception),
-            ("Circonstances de l'exception", ctx.exception_facts),
-            ("Sensibilité des données", ctx.data_sensitivity),
-            ("Précisions", ctx.notes),
-        ):
+        for name in ("mutualised_examined", "market_examined", "exception", "exception_facts", "data_sensitivity",
+                     "notes"):
+            value = getattr(ctx, name)
             if value:
-                lines.append(f"{label} : {value}")
+                lines.append(f"{labels[name]} : {value}")
     else:
         if request.facts.get(key):
-            lines.append(f"Éléments de l'offre pour cet objectif : {request.facts[key]}")
+            lines.append(f"{labels['facts']} : {request.facts[key]}")
         if ctx.data_sensitivity and key in ("souverainete", "securite"):
-            lines.append(f"Sensibilité des données : {ctx.data_sensitivity}")
+            lines.append(f"{labels['data_sensitivity']} : {ctx.data_sensitivity}")
     return lines
 

@@ -12,16 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from assistant.config import PROJECT_ROOT
-from assistant.draft.drafter import Draft, DraftSection, drafting_labels
+from assistant.draft.drafter import Draft, DraftSection
 from assistant.text import clean_control_chars
+from assistant.wording import Wording, load_wording
 
 Turn = Mapping[str, Any]
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-
-
-def _labels(prompts_dir: Path | None) -> dict[str, Any]:
-    return drafting_labels(prompts_dir or PROJECT_ROOT / "prompts")
 
 
 def _safe(text: object) -> str:
@@ -33,19 +29,20 @@ def _cell(text: object) -> str:
     return _safe(text).replace("|", "\\|").replace("\n", " ").strip()
 
 
-def _provenance(draft: Draft, labels: Mapping[str, Any]) -> str:
+def _provenance(draft: Draft, w: Wording) -> str:
     values = {k: ("" if v is None else v) for k, v in draft.provenance.items()}
     for key in ("generated_at", "assistant_version", "generator", "corpus_version", "index_generation",
                 "index_created_at", "embedding_model"):
         values.setdefault(key, "")
-    return str(labels["provenance_text"]).format(**values)
+    return w.text("draft.provenance_text", **values)
 
 
-def _numbered_sections(draft: Draft, labels: Mapping[str, Any]) -> list[tuple[str, DraftSection, str]]:
+def _numbered_sections(draft: Draft, w: Wording) -> list[tuple[str, DraftSection, str]]:
     """(heading, section, title of its checklist) in document order."""
     route = draft.route_justification
-    items = [(f"1. {str(labels['route_heading']).format(label=draft.route_label)}", route, labels["route_checks"])]
-    items += [(f"{i}. {s.title}", s, labels["evidence_heading"]) for i, s in enumerate(draft.sections, start=2)]
+    heading = w.text("draft.route_heading", label=draft.route_label)
+    items = [(f"1. {heading}", route, w.text("draft.route_checks"))]
+    items += [(f"{i}. {s.title}", s, w.text("draft.evidence_heading")) for i, s in enumerate(draft.sections, start=2)]
     return items
 
 
@@ -53,29 +50,29 @@ def _numbered_sections(draft: Draft, labels: Mapping[str, Any]) -> list[tuple[st
 
 
 def draft_to_markdown(draft: Draft, *, prompts_dir: Path | None = None) -> str:
-    labels = _labels(prompts_dir)
-    lines = [f"# {draft.title or labels['draft_title']}", ""]
-    lines.append(f"**{labels['object']} :** {_safe(draft.request.object)}  ")
+    w = load_wording(prompts_dir)
+    lines = [f"# {draft.title or w.text('draft.draft_title')}", ""]
+    lines.append(f"**{w.text('draft.object')} :** {_safe(draft.request.object)}  ")
     if draft.request.entity:
-        lines.append(f"**{labels['entity']} :** {_safe(draft.request.entity)}  ")
-    lines.append(f"**{labels['route']} :** {draft.route_label}")
-    lines += ["", f"> {draft.disclaimer or labels['disclaimer']}", ""]
-    for heading, section, checks_title in _numbered_sections(draft, labels):
+        lines.append(f"**{w.text('draft.entity')} :** {_safe(draft.request.entity)}  ")
+    lines.append(f"**{w.text('draft.route')} :** {draft.route_label}")
+    lines += ["", f"> {draft.disclaimer or w.text('draft.disclaimer')}", ""]
+    for heading, section, checks_title in _numbered_sections(draft, w):
         lines += [f"## {heading}", ""]
         for paragraph in section.paragraph.split("\n\n"):
             lines += [_safe(paragraph), ""]
-        for title, items in ((checks_title, section.evidence_to_request), (labels["to_complete_heading"], section.to_complete)):
+        for title, items in ((checks_title, section.evidence_to_request), (w.text("draft.to_complete_heading"), section.to_complete)):
             if items:
                 lines += [f"**{title}**", ""] + [f"- {_safe(item)}" for item in items] + [""]
     if draft.notices or draft.problems:
-        lines += [f"## {labels['notices_heading']}", ""]
+        lines += [f"## {w.text('draft.notices_heading')}", ""]
         lines += [f"- {_safe(n)}" for n in draft.notices]
-        lines += [f"- {labels['problems_heading']} : {_safe(p)}" for p in draft.problems]
+        lines += [f"- {w.text('draft.problems_heading')} : {_safe(p)}" for p in draft.problems]
         lines.append("")
-    lines += [f"## {labels['sources_heading']}", ""]
+    lines += [f"## {w.text('draft.sources_heading')}", ""]
     sources = draft.sources()
     if sources:
-        columns = list(labels["sources_columns"])
+        columns = w.texts("draft.sources_columns")
         lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         for c in sources:
             lines.append(
@@ -83,22 +80,22 @@ def draft_to_markdown(draft: Draft, *, prompts_dir: Path | None = None) -> str:
                 f"| {_cell(c.source_url)} |"
             )
     else:
-        lines.append(str(labels["sources_none"]))
-    lines += ["", f"## {labels['provenance_heading']}", "", _provenance(draft, labels), ""]
+        lines.append(w.text("draft.sources_none"))
+    lines += ["", f"## {w.text('draft.provenance_heading')}", "", _provenance(draft, w), ""]
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- DOCX helpers
 
 
-def _document(title: str, subject: str = ""):  # noqa: ANN202 - python-docx Document
+def _document(w: Wording, title: str, subject: str = ""):  # noqa: ANN202 - python-docx Document
     from docx import Document
 
     doc = Document()
     props = doc.core_properties
     props.title = _safe(title)[:250]
     props.subject = _safe(subject)[:250]
-    props.author = "Doctrine (assistant d'achat numérique)"
+    props.author = w.text("draft.docx_author")
     props.last_modified_by = "Doctrine"
     props.language = "fr-FR"
     props.created = props.modified = datetime.now().replace(microsecond=0)
@@ -163,37 +160,37 @@ def _table(doc, columns: Sequence[str], rows: Sequence[Sequence[object]],  # noq
 
 
 def draft_to_docx(draft: Draft, path: Path, *, prompts_dir: Path | None = None) -> Path:
-    labels = _labels(prompts_dir)
-    title = draft.title or str(labels["draft_title"])
-    doc = _document(title, draft.request.object)
+    w = load_wording(prompts_dir)
+    title = draft.title or w.text("draft.draft_title")
+    doc = _document(w, title, draft.request.object)
     doc.add_heading(_safe(title), level=0)
-    _labelled(doc, labels["object"], draft.request.object)
+    _labelled(doc, w.text("draft.object"), draft.request.object)
     if draft.request.entity:
-        _labelled(doc, labels["entity"], draft.request.entity)
-    _labelled(doc, labels["route"], draft.route_label)
-    doc.add_paragraph().add_run(_safe(draft.disclaimer or labels["disclaimer"])).italic = True
-    for heading, section, checks_title in _numbered_sections(draft, labels):
+        _labelled(doc, w.text("draft.entity"), draft.request.entity)
+    _labelled(doc, w.text("draft.route"), draft.route_label)
+    doc.add_paragraph().add_run(_safe(draft.disclaimer or w.text("draft.disclaimer"))).italic = True
+    for heading, section, checks_title in _numbered_sections(draft, w):
         doc.add_heading(_safe(heading), level=1)
         for paragraph in section.paragraph.split("\n\n"):
             doc.add_paragraph(_safe(paragraph))
         _bullets(doc, checks_title, section.evidence_to_request)
-        _bullets(doc, labels["to_complete_heading"], section.to_complete)
+        _bullets(doc, w.text("draft.to_complete_heading"), section.to_complete)
     if draft.notices or draft.problems:
-        doc.add_heading(_safe(labels["notices_heading"]), level=1)
+        doc.add_heading(_safe(w.text("draft.notices_heading")), level=1)
         for notice in draft.notices:
             doc.add_paragraph(_safe(notice), style="List Bullet")
         for problem in draft.problems:
-            doc.add_paragraph(_safe(f"{labels['problems_heading']} : {problem}"), style="List Bullet")
-    doc.add_heading(_safe(labels["sources_heading"]), level=1)
+            doc.add_paragraph(_safe(f"{w.text('draft.problems_heading')} : {problem}"), style="List Bullet")
+    doc.add_heading(_safe(w.text("draft.sources_heading")), level=1)
     sources = draft.sources()
     if sources:
-        _table(doc, list(labels["sources_columns"]), [
+        _table(doc, w.texts("draft.sources_columns"), [
             (f"[{c.n}]", c.doc_id, c.title, c.section, c.date or "", c.source_url) for c in sources
         ], widths_cm=(1.0, 2.8, 4.2, 3.0, 1.9, 3.6))
     else:
-        doc.add_paragraph(_safe(labels["sources_none"]))
-    doc.add_heading(_safe(labels["provenance_heading"]), level=1)
-    doc.add_paragraph(_safe(_provenance(draft, labels)))
+        doc.add_paragraph(_safe(w.text("draft.sources_none")))
+    doc.add_heading(_safe(w.text("draft.provenance_heading")), level=1)
+    doc.add_paragraph(_safe(_provenance(draft, w)))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
@@ -221,42 +218,42 @@ def conversation_to_markdown(
     turns: Sequence[Turn], *, prompts_dir: Path | None = None, exported_at: datetime | None = None
 ) -> str:
     """A chat transcript, each answer with its notices and its sources."""
-    labels = _labels(prompts_dir)
+    w = load_wording(prompts_dir)
     stamp = (exported_at or datetime.now().astimezone()).isoformat(timespec="seconds")
-    lines = [f"# {labels['conversation_title']}", "", str(labels["conversation_intro"]).format(exported_at=stamp), ""]
+    lines = [f"# {w.text('draft.conversation_title')}", "", w.text("draft.conversation_intro", exported_at=stamp), ""]
     for n, turn in enumerate(turns, start=1):
         answer = _answer(turn)
-        lines += [f"## {str(labels['question_heading']).format(n=n)}", "", _safe(turn.get("question", "")), ""]
-        label = labels["refused_label"] if answer.get("refused") else labels["answer_label"]
+        lines += [f"## {w.text('draft.question_heading', n=n)}", "", _safe(turn.get("question", "")), ""]
+        label = w.text("draft.refused_label") if answer.get("refused") else w.text("draft.answer_label")
         lines += [f"**{label}**", "", _safe(answer.get("answer", "")), ""]
         for notice in [*(answer.get("notices") or []), *(answer.get("citation_problems") or [])]:
             lines += [f"> {_safe(notice)}", ""]
         citations = answer.get("citations") or []
         if citations:
-            lines += [f"**{labels['sources_heading']}**", ""]
+            lines += [f"**{w.text('draft.sources_heading')}**", ""]
             for c in citations:
                 lines.append(f"- {_safe(_citation_line(c))}")
                 if c.get("quote"):
                     lines.append(f"  > « {_safe(c['quote']).replace(chr(10), ' ')} »")
             lines.append("")
         if answer.get("generator"):
-            lines += [f"*{str(labels['generator_label']).format(generator=answer['generator'])}*", ""]
+            lines += [f"*{w.text('draft.generator_label', generator=answer['generator'])}*", ""]
     return "\n".join(lines)
 
 
 def conversation_to_docx(
     turns: Sequence[Turn], path: Path, *, prompts_dir: Path | None = None, exported_at: datetime | None = None
 ) -> Path:
-    labels = _labels(prompts_dir)
+    w = load_wording(prompts_dir)
     stamp = (exported_at or datetime.now().astimezone()).isoformat(timespec="seconds")
-    doc = _document(str(labels["conversation_title"]))
-    doc.add_heading(_safe(labels["conversation_title"]), level=0)
-    doc.add_paragraph(_safe(str(labels["conversation_intro"]).format(exported_at=stamp)))
+    doc = _document(w, w.text("draft.conversation_title"))
+    doc.add_heading(_safe(w.text("draft.conversation_title")), level=0)
+    doc.add_paragraph(_safe(w.text("draft.conversation_intro", exported_at=stamp)))
     for n, turn in enumerate(turns, start=1):
         answer = _answer(turn)
-        doc.add_heading(_safe(str(labels["question_heading"]).format(n=n)), level=1)
+        doc.add_heading(_safe(w.text("draft.question_heading", n=n)), level=1)
         doc.add_paragraph(_safe(turn.get("question", "")))
-        label = labels["refused_label"] if answer.get("refused") else labels["answer_label"]
+        label = w.text("draft.refused_label") if answer.get("refused") else w.text("draft.answer_label")
         doc.add_paragraph().add_run(_safe(label)).bold = True
         for line in _safe(answer.get("answer", "")).splitlines():
             if not line.strip():
@@ -271,15 +268,15 @@ def conversation_to_docx(
             doc.add_paragraph().add_run(_safe(notice)).italic = True
         citations = answer.get("citations") or []
         if citations:
-            doc.add_paragraph().add_run(_safe(labels["sources_heading"])).bold = True
-            _table(doc, list(labels["conversation_sources_columns"]), [
+            doc.add_paragraph().add_run(_safe(w.text("draft.sources_heading"))).bold = True
+            _table(doc, w.texts("draft.conversation_sources_columns"), [
                 (f"[{c.get('n', '')}]", c.get("title") or c.get("doc_id", ""), c.get("section", ""),
                  c.get("quote", ""), c.get("source_url", ""))
                 for c in citations
             ], widths_cm=(1.0, 3.6, 3.0, 5.3, 3.6))
         if answer.get("generator"):
             doc.add_paragraph().add_run(
-                _safe(str(labels["generator_label"]).format(generator=answer["generator"]))
+                _safe(w.text("draft.generator_label", generator=answer["generator"]))
             ).italic = True
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,8 @@ import gradio as gr
 
 from assistant.config import Settings
 from assistant.ui import render
-from assistant.ui.chat import RATINGS, REASON_TAGS, ChatService, new_state
-from assistant.ui.corpus import DOC_COLUMNS, UPLOAD_TYPES, CorpusService
+from assistant.ui.chat import ChatService, new_state, ratings, reason_tags
+from assistant.ui.corpus import UPLOAD_TYPES, CorpusService
 from assistant.ui.theme import build_theme, load_css, load_head
 
 log = logging.getLogger(__name__)
@@ -34,41 +34,41 @@ AuthSpec = Callable[[str, str], bool] | tuple[str, str] | list[tuple[str, str]] 
 
 
 def _chat_tab(settings: Settings) -> None:
-    t = render.texts()
+    t = render.text
     chat = ChatService(settings)
     state = gr.State(new_state())
     with gr.Row(equal_height=False):
         with gr.Column(scale=7, min_width=480):
             chatbot = gr.Chatbot(
-                label="Conversation", show_label=False, elem_id="chatbot", height=560, layout="bubble",
-                placeholder=t["chat_placeholder"], examples=[{"text": q} for q in t["examples"]],
+                label=t("chat.conversation"), show_label=False, elem_id="chatbot", height=560, layout="bubble",
+                placeholder=t("chat_placeholder"), examples=[{"text": q} for q in render.texts("examples")],
                 buttons=["copy"], feedback_options=("Like", "Dislike"), sanitize_html=True,
                 allow_tags=False, render_markdown=True, line_breaks=True, autoscroll=True,
                 group_consecutive_messages=False,
             )
             with gr.Row(elem_id="question-row"):
                 question = gr.Textbox(
-                    show_label=False, placeholder=t["question_placeholder"], lines=2, max_lines=8,
+                    show_label=False, placeholder=t("question_placeholder"), lines=2, max_lines=8,
                     elem_id="question-box", scale=8, autofocus=True, submit_btn=False,
                 )
-                send = gr.Button("Envoyer", variant="primary", elem_id="send-btn", scale=1, min_width=120)
+                send = gr.Button(t("chat.send"), variant="primary", elem_id="send-btn", scale=1, min_width=120)
             with gr.Row(elem_classes="toolbar-row"):
-                reset = gr.Button("Nouvelle conversation", size="sm", variant="secondary")
-                export = gr.Button("Exporter (Markdown et Word)", size="sm", variant="secondary")
-            export_files = gr.File(label="Conversation exportée", file_count="multiple", visible=False,
+                reset = gr.Button(t("chat.reset"), size="sm", variant="secondary")
+                export = gr.Button(t("chat.export"), size="sm", variant="secondary")
+            export_files = gr.File(label=t("chat.exported"), file_count="multiple", visible=False,
                                    interactive=False, height=90, elem_id="export-files")
-            with gr.Accordion("Donner mon avis sur la réponse", open=False, elem_id="feedback-box") as fb_box:
-                gr.Markdown(t["feedback_intro"], elem_classes="hint")
-                rating = gr.Radio(list(RATINGS), label="Cette réponse vous a-t-elle aidé ?", value=None)
-                tags = gr.CheckboxGroup(list(REASON_TAGS), label="Motifs (facultatif)")
-                comment = gr.Textbox(label="Commentaire (facultatif)", lines=2, max_lines=6)
-                send_fb = gr.Button("Envoyer mon avis", size="sm", variant="primary")
+            with gr.Accordion(t("chat.feedback_box"), open=False, elem_id="feedback-box") as fb_box:
+                gr.Markdown(t("feedback_intro"), elem_classes="hint")
+                rating = gr.Radio(list(ratings()), label=t("chat.feedback_question"), value=None)
+                tags = gr.CheckboxGroup(reason_tags(), label=t("chat.feedback_tags"))
+                comment = gr.Textbox(label=t("chat.feedback_comment"), lines=2, max_lines=6)
+                send_fb = gr.Button(t("chat.feedback_send"), size="sm", variant="primary")
                 fb_status = gr.HTML()
         with gr.Column(scale=5, min_width=360, elem_id="sources-col"):
-            gr.HTML('<div class="panel-title">Sources citées</div>')
+            gr.HTML(f'<div class="panel-title">{render.esc(t("chat.sources_title"))}</div>')
             sources = gr.HTML(render.sources_panel([]), elem_id="sources-panel")
-            with gr.Accordion("Détails techniques (JSON de la dernière réponse)", open=False):
-                answer_json = gr.JSON(label="Réponse", elem_id="answer-json")
+            with gr.Accordion(t("chat.answer_json"), open=False):
+                answer_json = gr.JSON(label=t("chat.answer_json_label"), elem_id="answer-json")
 
     outputs = [chatbot, sources, answer_json, state, question]
     send.click(chat.ask, [question, state], outputs, api_name="ask", concurrency_id="answer")
@@ -86,34 +86,33 @@ Loader = tuple[Callable[[], Any], list[Any]]
 
 
 def _sources_tab(settings: Settings) -> Loader:
-    t = render.texts()
+    t = render.text
     corpus = CorpusService(settings)
     doc_ids = gr.State([])
-    gr.Markdown(t["sources_intro"], elem_classes="intro")
+    gr.Markdown(t("sources_intro"), elem_classes="intro")
     with gr.Row():
-        text = gr.Textbox(label="Rechercher (titre ou passage)", placeholder="Ex. : réversibilité, SecNumCloud…",
-                          scale=4)
-        kinds = gr.Dropdown(label="Type de document", multiselect=True, scale=3,
-                            choices=[(label, kind) for kind, label in render.KIND_LABELS.items()])
-        in_force = gr.Textbox(label="En vigueur au (AAAA-MM-JJ)", placeholder="ex. 2026-02-05", scale=2)
-        go = gr.Button("Rechercher", variant="primary", scale=1, min_width=110)
+        text = gr.Textbox(label=t("sources.search"), placeholder=t("sources.search_placeholder"), scale=4)
+        kinds = gr.Dropdown(label=t("sources.kinds"), multiselect=True, scale=3,
+                            choices=[(label, kind) for kind, label in render.kind_labels().items()])
+        in_force = gr.Textbox(label=t("sources.in_force"), placeholder=t("sources.in_force_placeholder"), scale=2)
+        go = gr.Button(t("sources.go"), variant="primary", scale=1, min_width=110)
     summary = gr.HTML()
     with gr.Row(equal_height=False):
         with gr.Column(scale=6, min_width=480):
-            table = gr.Dataframe(headers=DOC_COLUMNS, label="Documents indexés (cliquez une ligne pour la lire)",
+            table = gr.Dataframe(headers=render.texts("sources.columns"), label=t("sources.documents"),
                                  interactive=False, wrap=True, max_height=560, elem_id="docs-table",
                                  elem_classes="sans-table",
                                  column_widths=["38%", "13%", "15%", "11%", "12%", "11%"])
             hits = gr.HTML(elem_id="search-hits")
         with gr.Column(scale=5, min_width=420):
-            doc = gr.Dropdown(label="Lire un document", choices=[], value=None, elem_id="doc-picker",
+            doc = gr.Dropdown(label=t("sources.read"), choices=[], value=None, elem_id="doc-picker",
                               allow_custom_value=True)
             reader = gr.HTML(corpus.read(None), elem_id="doc-reader")
-    with gr.Accordion("Ajouter des documents au corpus", open=False, elem_id="upload-box"):
-        gr.Markdown(t["upload_intro"], elem_classes="hint")
-        files = gr.File(label="Fichiers (PDF, DOCX, HTML, Markdown, texte)", file_count="multiple",
+    with gr.Accordion(t("sources.upload_box"), open=False, elem_id="upload-box"):
+        gr.Markdown(t("upload_intro"), elem_classes="hint")
+        files = gr.File(label=t("sources.upload_files"), file_count="multiple",
                         file_types=UPLOAD_TYPES, type="filepath")
-        add = gr.Button("Ajouter au corpus et indexer", variant="primary")
+        add = gr.Button(t("sources.upload_go"), variant="primary")
         report = gr.HTML(elem_id="upload-report")
 
     listing = [table, doc, doc_ids, summary]
@@ -140,7 +139,7 @@ def _drafting_tab(settings: Settings) -> None:
         from assistant.ui.drafting_tab import build_drafting_tab
     except ImportError as exc:
         log.warning("drafting tab unavailable: %s", exc)
-        gr.HTML(render.notice_html(render.texts()["module_missing"].format(module=_missing(exc)), "warning"))
+        gr.HTML(render.notice_html(render.text("module_missing", module=_missing(exc)), "warning"))
         return
     build_drafting_tab(settings)
 
@@ -150,7 +149,7 @@ def _quality_tab(settings: Settings) -> Loader | None:
         from assistant.ui.quality_tab import build_quality_tab
     except ImportError as exc:
         log.warning("quality tab unavailable: %s", exc)
-        gr.HTML(render.notice_html(render.texts()["module_missing"].format(module=_missing(exc)), "warning"))
+        gr.HTML(render.notice_html(render.text("module_missing", module=_missing(exc)), "warning"))
         return None
     return build_quality_tab(settings)
 
@@ -163,17 +162,17 @@ def build_app(settings: Settings | None = None) -> gr.Blocks:
     """The whole UI; handlers share one pipeline per process and keep user data in gr.State."""
     settings = settings or Settings()
     loaders: list[Loader] = []
-    with gr.Blocks(title="Doctrine — achat numérique de l'État", analytics_enabled=False,
+    with gr.Blocks(title=render.text("app.page_title"), analytics_enabled=False,
                    fill_width=False) as demo:
         gr.HTML(render.header_html(), elem_id="app-header")
         with gr.Tabs(elem_id="main-tabs"):
-            with gr.Tab("Poser une question", id="chat", elem_id="tab-chat"):
+            with gr.Tab(render.text("app.tab_chat"), id="chat", elem_id="tab-chat"):
                 _chat_tab(settings)
-            with gr.Tab("Rédiger une justification", id="draft", elem_id="tab-draft"):
+            with gr.Tab(render.text("app.tab_draft"), id="draft", elem_id="tab-draft"):
                 _drafting_tab(settings)
-            with gr.Tab("Sources", id="sources", elem_id="tab-sources"):
+            with gr.Tab(render.text("app.tab_sources"), id="sources", elem_id="tab-sources"):
                 loaders.append(_sources_tab(settings))
-            with gr.Tab("Qualité", id="quality", elem_id="tab-quality"):
+            with gr.Tab(render.text("app.tab_quality"), id="quality", elem_id="tab-quality"):
                 quality = _quality_tab(settings)
                 if quality is not None:
                     loaders.append(quality)
@@ -221,7 +220,7 @@ def launch(
         options.pop("favicon_path")
     demo.launch(
         server_name=host, server_port=port, auth=auth,
-        auth_message="Doctrine — accès réservé : saisissez vos identifiants." if auth else None,
+        auth_message=render.text("app.auth_message") if auth else None,
         prevent_thread_lock=prevent_thread_lock, quiet=quiet, **options,
     )
     return demo

@@ -25,11 +25,10 @@ from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline
 from assistant.ui import render
 from assistant.ui.files import session_dir
+from assistant.wording import load_wording
 
 log = logging.getLogger(__name__)
 
-RATINGS = {"👍 Utile": "up", "👎 À améliorer": "down"}
-REASON_TAGS = ("inexact", "source manquante", "hors sujet", "trop long")
 MAX_COMMENT_CHARS = 2000
 HISTORY_TURNS = 3
 REVEAL_STEPS = 6
@@ -39,6 +38,16 @@ MIN_YIELD_INTERVAL_S = 0.05
 _feedback_lock = threading.Lock()
 
 ChatOutputs = tuple[Any, ...]
+
+
+def ratings() -> dict[str, str]:
+    """Feedback choices: label shown -> value recorded (``up`` / ``down``)."""
+    return {label: value for value, label in load_wording().mapping("ui.chat.ratings").items()}
+
+
+def reason_tags() -> list[str]:
+    """Feedback reasons, recorded as shown."""
+    return render.texts("chat.reason_tags")
 
 
 def new_state() -> dict[str, Any]:
@@ -76,12 +85,12 @@ class ChatService:
         try:
             cleaned = check_question(question, self.settings.max_question_chars)
         except QuestionError as exc:
-            raise gr.Error(str(exc), title="Question refusée") from exc
+            raise gr.Error(str(exc), title=render.text("chat.question_refused")) from exc
         turns = state["turns"]
         turn_index = len(turns)
         before = render.chat_messages(turns)
         user_msg = {"role": "user", "content": render.question_message(cleaned)}
-        thinking = {"role": "assistant", "content": f"*{render.esc(render.texts()['thinking'])}*"}
+        thinking = {"role": "assistant", "content": f"*{render.esc(render.text('thinking'))}*"}
         yield [*before, user_msg, thinking], gr.skip(), None, gr.skip(), ""
 
         try:
@@ -100,19 +109,20 @@ class ChatService:
                     partial = {"role": "assistant", "content": render.answer_body("".join(streamed), turn_index)}
                     yield [*before, user_msg, partial], gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except QuestionError as exc:
-            raise gr.Error(str(exc), title="Question refusée") from exc
+            raise gr.Error(str(exc), title=render.text("chat.question_refused")) from exc
         except IndexError_ as exc:
-            raise gr.Error(f"{render.texts()['index_missing']} : {exc}", title="Index indisponible") from exc
+            raise gr.Error(f"{render.text('index_missing')} : {exc}", title=render.text("app.index_unavailable")) from exc
         except Exception as exc:  # noqa: BLE001 - the user gets a clear message, the log the details
             log.exception("answer failed")
-            raise gr.Error(render.texts()["internal_error"], title="Erreur") from exc
+            raise gr.Error(render.text("internal_error"), title=render.text("app.error_title")) from exc
         if answer is None:  # pragma: no cover - the chain always ends with an Answer
-            raise gr.Error(render.texts()["internal_error"])
+            raise gr.Error(render.text("internal_error"))
 
         data = answer.to_json()
         if not streamed and not answer.refused:
             yield from self._reveal(data, before, user_msg, turn_index)
-        turns.append({"question": cleaned, "answer": data})
+        # The answer's JSON (the contract) plus how to show each notice: no need to read the French.
+        turns.append({"question": cleaned, "answer": data, "notice_kinds": [n.kind for n in answer.notices]})
         state["target"] = None
         yield render.chat_messages(turns), render.sources_panel(turns), data, state, ""
 
@@ -146,7 +156,7 @@ class ChatService:
         state = _copy(state)
         index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
         state["target"] = int(index) // 2
-        rating = "👍 Utile" if data.liked else "👎 À améliorer"
+        rating = render.text("chat.ratings.up" if data.liked else "chat.ratings.down")
         return gr.update(value=rating), gr.update(open=True), state
 
     def feedback(
@@ -155,16 +165,17 @@ class ChatService:
         """Append one JSON line to settings.feedback_file about the targeted (default: last) answer."""
         state = _copy(state)
         turns = state["turns"]
+        choices = ratings()
         if not turns:
-            raise gr.Error(render.texts()["feedback_no_answer"])
-        if rating not in RATINGS:
-            raise gr.Error(render.texts()["feedback_need_rating"])
+            raise gr.Error(render.text("feedback_no_answer"))
+        if rating not in choices:
+            raise gr.Error(render.text("feedback_need_rating"))
         comment = (comment or "").strip()
         if len(comment) > MAX_COMMENT_CHARS:
-            raise gr.Error(f"Commentaire trop long ({len(comment)} caractères, maximum {MAX_COMMENT_CHARS}).")
-        bad = [t for t in tags or [] if t not in REASON_TAGS]
+            raise gr.Error(render.text("chat.comment_too_long", length=len(comment), maximum=MAX_COMMENT_CHARS))
+        bad = [t for t in tags or [] if t not in reason_tags()]
         if bad:
-            raise gr.Error(f"Motif inconnu : {', '.join(bad)}")
+            raise gr.Error(render.text("chat.unknown_tags", tags=", ".join(bad)))
         target = state.get("target")
         index = target if isinstance(target, int) and 0 <= target < len(turns) else len(turns) - 1
         turn = turns[index]
@@ -173,7 +184,7 @@ class ChatService:
             "ts": datetime.now(UTC).isoformat(timespec="seconds"),
             "session": state["session"],
             "turn": index,
-            "rating": RATINGS[rating],
+            "rating": choices[rating],
             "tags": list(tags or []),
             "comment": comment,
             "question": turn["question"],
@@ -188,7 +199,7 @@ class ChatService:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        return (render.notice_html(render.texts()["feedback_thanks"], "ok"), gr.update(value=None),
+        return (render.notice_html(render.text("feedback_thanks"), "ok"), gr.update(value=None),
                 gr.update(value=[]), gr.update(value=""))
 
     def export(self, state: dict[str, Any] | None) -> list[str]:
@@ -196,11 +207,11 @@ class ChatService:
         state = _copy(state)
         turns = state["turns"]
         if not turns:
-            raise gr.Error(render.texts()["export_empty"])
+            raise gr.Error(render.text("export_empty"))
         try:
             from assistant.draft.export import conversation_to_docx, conversation_to_markdown
         except ImportError as exc:
-            raise gr.Error(render.texts()["module_missing"].format(module="export")) from exc
+            raise gr.Error(render.text("module_missing", module="export")) from exc
         folder = session_dir("exports")
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
         md_path = folder / f"conversation-doctrine-{stamp}.md"

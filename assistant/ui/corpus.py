@@ -15,6 +15,7 @@ import gradio as gr
 from assistant.answer.question import QuestionError, check_question
 from assistant.answer.types import Filters
 from assistant.config import Settings
+from assistant.index.documents import doc_in_force
 from assistant.index.errors import IndexError_
 from assistant.index.loaders import SUPPORTED_SUFFIXES, user_doc_id
 from assistant.pipeline import get_pipeline
@@ -23,7 +24,6 @@ from assistant.ui import render
 
 log = logging.getLogger(__name__)
 
-DOC_COLUMNS = ["Titre", "Type", "Date", "En vigueur", "Passages", "Origine"]
 SEARCH_RESULTS = 8
 
 # One ingest at a time per process (the index writer lock also serialises across processes).
@@ -41,7 +41,7 @@ def parse_day(value: str | None) -> date | None:
             return date(year, month, day)
         return date.fromisoformat(value)
     except ValueError as exc:
-        raise gr.Error(f"Date invalide « {value} » : utilisez le format AAAA-MM-JJ (ex. 2026-02-05).") from exc
+        raise gr.Error(render.text("sources.bad_date", value=value)) from exc
 
 
 class CorpusService:
@@ -52,7 +52,7 @@ class CorpusService:
         try:
             return get_pipeline(self.settings).reader.snapshot()
         except IndexError_ as exc:
-            raise gr.Error(f"{render.texts()['index_missing']} : {exc}", title="Index indisponible") from exc
+            raise gr.Error(f"{render.text('index_missing')} : {exc}", title=render.text("app.index_unavailable")) from exc
 
     # -- listing
 
@@ -71,7 +71,7 @@ class CorpusService:
         for doc_id, meta in snap.docs.items():
             if kinds and meta.get("kind") not in kinds:
                 continue
-            if day and not render.doc_in_force(meta, day):
+            if day and not doc_in_force(meta, day):
                 continue
             haystack = fold(f"{meta.get('title', '')} {doc_id} {meta.get('reference') or ''}")
             if words and not all(w in haystack for w in words):
@@ -81,13 +81,14 @@ class CorpusService:
                                  fold(str(m.get("title", "")))))
         rows = [[
             m.get("title", ""), render.kind_label(m.get("kind")), render.french_date(m.get("date")),
-            "oui" if render.doc_in_force(m, day or today) else "non", counts.get(m["doc_id"], 0),
-            "ajouté" if m.get("origin") == "user" else "corpus",
+            render.text("sources.in_force_yes" if doc_in_force(m, day or today) else "sources.in_force_no"),
+            counts.get(m["doc_id"], 0),
+            render.text("sources.origin_user" if m.get("origin") == "user" else "sources.origin_corpus"),
         ] for m in docs]
         ids = [m["doc_id"] for m in docs]
         choices = [(m.get("title", m["doc_id"]), m["doc_id"]) for m in docs]
-        summary = (f"{len(docs)} document(s) sur {len(snap.docs)} · {len(snap.passages)} passages indexés · "
-                   f"index {snap.generation}")
+        summary = render.text("sources.summary", shown=len(docs), total=len(snap.docs), passages=len(snap.passages),
+                              generation=snap.generation)
         return rows, gr.update(choices=choices, value=None), ids, render.notice_html(summary)
 
     def select_row(self, ids: list[str], event: gr.SelectData) -> tuple[Any, str]:
@@ -98,11 +99,11 @@ class CorpusService:
 
     def read(self, doc_id: str | None) -> str:
         if not doc_id:
-            return f'<div class="sources-empty">{render.esc(render.texts()["reader_empty"])}</div>'
+            return f'<div class="sources-empty">{render.esc(render.text("reader_empty"))}</div>'
         snap = self._snapshot()
         meta = snap.docs.get(doc_id)
         if meta is None:
-            return render.notice_html(f"Document introuvable dans l'index : {doc_id}", "warning")
+            return render.notice_html(render.text("sources.unknown_document", doc_id=doc_id), "warning")
         sections = sorted(
             (s._asdict() for s in snap.sections.values() if s.doc_id == doc_id),
             key=lambda s: _section_position(s["section_id"]),
@@ -121,7 +122,7 @@ class CorpusService:
         try:
             hits = get_pipeline(self.settings).searcher.search(query, SEARCH_RESULTS, filters=filters)
         except IndexError_ as exc:
-            raise gr.Error(f"{render.texts()['index_missing']} : {exc}") from exc
+            raise gr.Error(f"{render.text('index_missing')} : {exc}") from exc
         return render.search_results_html(hits)
 
     # -- upload
@@ -132,12 +133,12 @@ class CorpusService:
 
         paths = [Path(str(f)) for f in files or []]
         if not paths:
-            raise gr.Error("Choisissez au moins un fichier à ajouter.")
+            raise gr.Error(render.text("sources.no_file"))
         names = [p.name for p in paths]
-        progress(0, desc="Vérification des fichiers…")
+        progress(0, desc=render.text("sources.checking_files"))
 
         def on_progress(stage: str, done: int, total: int) -> None:
-            label = "Calcul des embeddings" if stage == "embed" else stage
+            label = render.text("sources.embedding") if stage == "embed" else stage
             progress((done, max(total, 1)), desc=label, unit="passages")
 
         with _ingest_lock:
@@ -148,10 +149,8 @@ class CorpusService:
                 )
             except Exception as exc:  # noqa: BLE001 - copies are removed by ingest_files; index unchanged
                 log.exception("ingest failed")
-                rows = [(n, "error", "indexation interrompue") for n in names]
-                return render.ingest_report_html(
-                    rows, f"L'indexation a échoué ({type(exc).__name__}) : l'index en service n'a pas été modifié.",
-                )
+                rows = [(n, "error", render.text("sources.ingest_interrupted")) for n in names]
+                return render.ingest_report_html(rows, render.text("sources.ingest_failed", error=type(exc).__name__))
         rows: list[tuple[str, str, str]] = []
         counts: dict[str, int] = {}
         if result.added and result.stats:
@@ -160,15 +159,16 @@ class CorpusService:
                 counts[p.doc_id] = counts.get(p.doc_id, 0) + 1
         for name in result.added:
             doc_id = user_doc_id(self.settings.uploads_dir / name)
-            rows.append((name, "ok", f"{counts.get(doc_id, 0)} passage(s) indexé(s) — identifiant {doc_id}"))
+            rows.append((name, "ok", render.text("sources.file_indexed", passages=counts.get(doc_id, 0), doc_id=doc_id)))
         for skipped in result.skipped:
             rows.append((Path(str(skipped.path)).name, "skipped", skipped.reason))
         if result.stats:
-            summary = (f"{len(result.added)} fichier(s) ajouté(s), {len(result.skipped)} ignoré(s). "
-                       f"Index {result.stats.generation} : {result.stats.passages} passages "
-                       f"({result.stats.added} nouveaux).")
+            summary = render.text(
+                "sources.ingest_summary", added=len(result.added), skipped=len(result.skipped),
+                generation=result.stats.generation, passages=result.stats.passages, new=result.stats.added,
+            )
         else:
-            summary = "Aucun fichier ajouté : l'index n'a pas été modifié."
+            summary = render.text("sources.ingest_nothing")
         return render.ingest_report_html(rows, summary)
 
 

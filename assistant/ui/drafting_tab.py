@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,52 +14,46 @@ import yaml
 
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.draft.catalogue import BUILD_ROUTE_IDS, Catalog, CatalogError, load_catalog
-from assistant.draft.drafter import Draft, Drafter, DraftInputError, drafting_labels, parse_request
+from assistant.draft.drafter import Draft, Drafter, DraftInputError, parse_request, to_complete_marker
 from assistant.draft.export import draft_to_docx, draft_to_markdown
 from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline
 from assistant.ui import render
 from assistant.ui.files import session_dir
+from assistant.wording import Wording, load_wording
 
 log = logging.getLogger(__name__)
 
 EXAMPLE_FILE = PROJECT_ROOT / "examples" / "draft-rh-sur-etagere.yaml"
 CONTEXT_FIELDS = ("data_sensitivity", "mutualised_examined", "market_examined", "exception", "exception_facts",
                   "notes")
-_TOKEN = re.compile(r"\[(\d{1,3})\]|\[À compléter : ([^\]]+)\]")
-
-_drafters: dict[str, Drafter] = {}
-_drafters_lock = threading.Lock()
+_MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def get_drafter(settings: Settings) -> Drafter:
-    """The pipeline's drafter when it has one, else one Drafter per configuration per process."""
-    pipeline = get_pipeline(settings)
-    existing = getattr(pipeline, "drafter", None)
-    if isinstance(existing, Drafter):
-        return existing
-    key = settings.model_dump_json()
-    with _drafters_lock:
-        if key not in _drafters:
-            _drafters[key] = Drafter(settings, pipeline.searcher, pipeline.llm)
-        return _drafters[key]
+    """The process's drafter for this configuration (the pipeline's)."""
+    return get_pipeline(settings).drafter
 
 
 # ---------------------------------------------------------------- rendering
 
 
-def linked_text(text: str, prefix: str, titles: Mapping[int, str]) -> str:
-    """Escaped paragraph: [n] markers link to the source cards, « à compléter » marks stand out."""
+def linked_text(text: str, prefix: str, titles: Mapping[int, str], to_complete: Sequence[str] = ()) -> str:
+    """Escaped paragraph: [n] markers link to the source cards; the section's « à compléter » items
+    (``DraftSection.to_complete``, shown with the catalogue's marker) stand out."""
+    markers = {to_complete_marker(load_wording(), label) for label in to_complete}
+    tokens = [_MARKER.pattern] + [re.escape(m) for m in sorted(markers, key=len, reverse=True)]
     out: list[str] = []
     last = 0
-    for match in _TOKEN.finditer(text):
+    for match in re.finditer("|".join(tokens), text):
         out.append(render.esc(text[last : match.start()]))
-        if match.group(1) and int(match.group(1)) in titles:
+        if match.group(0) in markers:
+            out.append(f'<span class="todo">{render.esc(match.group(0))}</span>')
+        elif match.group(1) and int(match.group(1)) in titles:
             n = int(match.group(1))
+            source = render.text("render.source_title", n=n, title=titles[n])
             out.append(f'<a class="cite" href="#{render.source_anchor(prefix, n)}" '  # type: ignore[arg-type]
-                       f'title="Source {n} : {render.esc(titles[n])}">[{n}]</a>')
-        elif match.group(2):
-            out.append(f'<span class="todo">[À compléter : {render.esc(match.group(2))}]</span>')
+                       f'title="{render.esc(source)}">[{n}]</a>')
         else:
             out.append(render.esc(match.group(0)))
         last = match.end()
@@ -68,46 +61,47 @@ def linked_text(text: str, prefix: str, titles: Mapping[int, str]) -> str:
     return "".join(out)
 
 
-def draft_html(draft: Draft, labels: Mapping[str, Any]) -> str:
+def draft_html(draft: Draft, w: Wording) -> str:
     data = draft.to_json()
     sources = {c.n: c for s in draft.all_sections() for c in s.citations}
     titles = {n: c.title for n, c in sources.items()}
     prefix = "draft"
-    parts = [f"<h2>{render.esc(data.get('title') or labels.get('draft_title'))}</h2>", '<div class="draft-meta">']
-    parts.append(f"<b>{render.esc(labels['object'])} :</b> {render.esc(data['object'])}<br>")
+    parts = [f"<h2>{render.esc(data.get('title') or w.text('draft.draft_title'))}</h2>", '<div class="draft-meta">']
+    parts.append(f"<b>{render.esc(w.text('draft.object'))} :</b> {render.esc(data['object'])}<br>")
     if data.get("entity"):
-        parts.append(f"<b>{render.esc(labels['entity'])} :</b> {render.esc(data['entity'])}<br>")
-    parts.append(f"<b>{render.esc(labels['route'])} :</b> {render.esc(data['route_label'])}</div>")
-    parts.append(render.notice_html(draft.disclaimer or str(labels["disclaimer"])))
-    sections = [(str(labels["route_heading"]).format(label=draft.route_label), draft.route_justification,
-                 labels["route_checks"])]
-    sections += [(s.title, s, labels["evidence_heading"]) for s in draft.sections]
+        parts.append(f"<b>{render.esc(w.text('draft.entity'))} :</b> {render.esc(data['entity'])}<br>")
+    parts.append(f"<b>{render.esc(w.text('draft.route'))} :</b> {render.esc(data['route_label'])}</div>")
+    parts.append(render.notice_html(draft.disclaimer or w.text("draft.disclaimer")))
+    sections = [(w.text("draft.route_heading", label=draft.route_label), draft.route_justification,
+                 w.text("draft.route_checks"))]
+    sections += [(s.title, s, w.text("draft.evidence_heading")) for s in draft.sections]
     for i, (heading, section, checks_title) in enumerate(sections, start=1):
         parts.append(f"<h3>{i}. {render.esc(heading)}</h3>")
         for paragraph in section.paragraph.split("\n\n"):
             if paragraph.strip():
-                parts.append(f"<p>{linked_text(paragraph, prefix, titles)}</p>")
+                parts.append(f"<p>{linked_text(paragraph, prefix, titles, section.to_complete)}</p>")
         if section.evidence_to_request:
             items = "".join(f"<li>{render.esc(x)}</li>" for x in section.evidence_to_request)
             parts.append(f'<div class="evidence"><b>{render.esc(checks_title)}</b><ul>{items}</ul></div>')
         if section.to_complete:
             items = "".join(f"<li>{render.esc(x)}</li>" for x in section.to_complete)
-            parts.append(f'<div class="to-complete"><b>{render.esc(labels["to_complete_heading"])}</b>'
+            parts.append(f'<div class="to-complete"><b>{render.esc(w.text("draft.to_complete_heading"))}</b>'
                          f"<ul>{items}</ul></div>")
     notes = [*draft.notices, *draft.problems]
     if notes:
-        parts.append(f"<h3>{render.esc(labels['notices_heading'])}</h3>")
+        parts.append(f"<h3>{render.esc(w.text('draft.notices_heading'))}</h3>")
         parts.extend(f'<div class="answer-note">{render.esc(n)}</div>' for n in notes)
-    parts.append(f"<h3>{render.esc(labels['sources_heading'])}</h3>")
+    parts.append(f"<h3>{render.esc(w.text('draft.sources_heading'))}</h3>")
     if sources:
         parts.append('<div class="sources-panel">')
         parts.extend(render.source_card(sources[n].to_json(), prefix) for n in sorted(sources))  # type: ignore[arg-type]
         parts.append("</div>")
     else:
-        parts.append(f"<p>{render.esc(labels['sources_none'])}</p>")
+        parts.append(f"<p>{render.esc(w.text('draft.sources_none'))}</p>")
     prov = draft.provenance
-    parts.append(f'<p class="draft-sources">Généré le {render.esc(prov.get("generated_at"))} · générateur '
-                 f'{render.esc(prov.get("generator"))} · corpus {render.esc(prov.get("corpus_version"))}</p>')
+    generated = render.text("draft.generated", generated_at=prov.get("generated_at"), generator=prov.get("generator"),
+                            corpus_version=prov.get("corpus_version"))
+    parts.append(f'<p class="draft-sources">{render.esc(generated)}</p>')
     return '<div class="draft-preview">' + "".join(parts) + "</div>"
 
 
@@ -143,30 +137,28 @@ class DraftingService:
               *rest: str | None) -> tuple[str, list[str], dict[str, Any]]:
         """Write the draft; returns the preview HTML, the Markdown and DOCX files and the JSON."""
         context, facts = rest[: len(CONTEXT_FIELDS)], rest[len(CONTEXT_FIELDS):]
-        missing = [label for label, ok in (("l'objet de l'achat", bool((object_ or "").strip())),
-                                           ("la voie retenue", bool(route)),
-                                           ("au moins un critère", bool(criteria))) if not ok]
+        missing = [render.text(f"draft.missing_{name}") for name, ok in (
+            ("object", bool((object_ or "").strip())), ("route", bool(route)), ("criteria", bool(criteria))) if not ok]
         if missing:
-            raise gr.Error("Indiquez " + ", ".join(missing) + ".", title="Formulaire incomplet")
+            raise gr.Error(render.text("draft.missing", fields=", ".join(missing)), title=render.text("draft.incomplete"))
         request = self.request_from_form(object_, entity, route, criteria, context, facts)
         try:
             parsed = parse_request(request)
             draft = get_drafter(self.settings).draft(parsed)
         except DraftInputError as exc:
-            raise gr.Error(str(exc).replace("\n", " "), title="Formulaire à corriger") from exc
+            raise gr.Error(str(exc).replace("\n", " "), title=render.text("draft.invalid")) from exc
         except (IndexError_, CatalogError) as exc:
-            raise gr.Error(str(exc), title="Rédaction impossible") from exc
+            raise gr.Error(str(exc), title=render.text("draft.impossible")) from exc
         except Exception as exc:  # noqa: BLE001
             log.exception("draft failed")
-            raise gr.Error(render.texts()["internal_error"], title="Erreur") from exc
-        labels = drafting_labels(self.settings.prompts_dir)
+            raise gr.Error(render.text("internal_error"), title=render.text("app.error_title")) from exc
         folder = session_dir("drafts")
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
         md_path = folder / f"justification-{parsed.route}-{stamp}.md"
         docx_path = folder / f"justification-{parsed.route}-{stamp}.docx"
         md_path.write_text(draft_to_markdown(draft, prompts_dir=self.settings.prompts_dir), encoding="utf-8")
         draft_to_docx(draft, docx_path, prompts_dir=self.settings.prompts_dir)
-        return draft_html(draft, labels), [str(md_path), str(docx_path)], draft.to_json()
+        return draft_html(draft, load_wording(self.settings.prompts_dir)), [str(md_path), str(docx_path)], draft.to_json()
 
     def route_help(self, route: str | None) -> tuple[str, Any, Any]:
         """What the chosen route requires, and whether the exception fields apply."""
@@ -174,8 +166,9 @@ class DraftingService:
             return "", gr.update(visible=False), gr.update(visible=False)
         r = self.catalog.route(route)
         items = "".join(f"<li>{render.esc(x)}</li>" for x in r.must_show)
-        html = (f'<div class="notice"><b>Étape {r.step} — {render.esc(r.label)}.</b> {render.esc(r.when)}'
-                + (f"<br><b>Le dossier doit faire apparaître :</b><ul>{items}</ul>" if items else "") + "</div>")
+        step = render.text("draft.route_step", step=r.step, label=r.label)
+        must_show = f"<br><b>{render.esc(render.text('draft.route_must_show'))}</b><ul>{items}</ul>" if items else ""
+        html = f'<div class="notice"><b>{render.esc(step)}</b> {render.esc(r.when)}{must_show}</div>'
         builds = r.builds
         choices = [(e.text, e.id) for e in r.exceptions]
         return html, gr.update(visible=builds, choices=choices), gr.update(visible=builds)
@@ -202,43 +195,37 @@ def build_drafting_tab(settings: Settings) -> None:
     except CatalogError as exc:
         gr.HTML(render.notice_html(str(exc), "error"))
         return
-    t = render.texts()
-    gr.Markdown(t["draft_intro"], elem_classes="intro")
+    t = render.text
+    gr.Markdown(t("draft_intro"), elem_classes="intro")
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=420):
-            example = gr.Button("Remplir avec un exemple", size="sm", variant="secondary")
-            object_ = gr.Textbox(label="Objet de l'achat *", lines=2,
-                                 placeholder="Ex. : Acquisition d'un logiciel de gestion des ressources humaines")
-            entity = gr.Textbox(label="Entité acheteuse",
-                                placeholder="Ex. : Ministère …, direction …")
+            example = gr.Button(t("draft.example"), size="sm", variant="secondary")
+            object_ = gr.Textbox(label=t("draft.object"), lines=2, placeholder=t("draft.object_placeholder"))
+            entity = gr.Textbox(label=t("draft.entity"), placeholder=t("draft.entity_placeholder"))
             route = gr.Radio([(f"{r.step}. {r.label}", r.id) for r in sorted(catalog.routes, key=lambda r: r.step)],
-                             label="Voie retenue *", elem_id="draft-route")
+                             label=t("draft.route"), elem_id="draft-route")
             route_info = gr.HTML()
             criteria = gr.CheckboxGroup(
                 [(c.label, c.id) for c in sorted(catalog.criteria, key=lambda c: c.order)],
-                label="Objectifs de la doctrine à justifier *", elem_id="draft-criteria",
+                label=t("draft.criteria"), elem_id="draft-criteria",
             )
-            with gr.Accordion("Ce que l'offre apporte, critère par critère", open=True):
-                gr.Markdown("Les éléments saisis sont cités entre guillemets, comme venant de vous.",
-                            elem_classes="hint")
+            with gr.Accordion(t("draft.facts_box"), open=True):
+                gr.Markdown(t("draft.facts_hint"), elem_classes="hint")
                 facts = [gr.Textbox(label=c.label, lines=2, visible=False)
                          for c in sorted(catalog.criteria, key=lambda c: c.order)]
-            with gr.Accordion("Contexte de l'achat", open=False):
-                data_sensitivity = gr.Textbox(label="Sensibilité des données", lines=1)
-                mutualised = gr.Textbox(label="Solutions mutualisées examinées (et pourquoi elles ne conviennent pas)",
-                                        lines=2)
-                market = gr.Textbox(label="Offres du marché examinées", lines=2)
-                exception = gr.Radio([], label="Exception invoquée (développement spécifique)", visible=False)
-                exception_facts = gr.Textbox(label="Éléments justifiant l'exception", lines=2,
-                                             visible=False)
-                notes = gr.Textbox(label="Autres précisions", lines=2)
-            go = gr.Button("Rédiger le projet de justification", variant="primary", elem_id="draft-btn")
+            with gr.Accordion(t("draft.context_box"), open=False):
+                data_sensitivity = gr.Textbox(label=t("draft.data_sensitivity"), lines=1)
+                mutualised = gr.Textbox(label=t("draft.mutualised_examined"), lines=2)
+                market = gr.Textbox(label=t("draft.market_examined"), lines=2)
+                exception = gr.Radio([], label=t("draft.exception"), visible=False)
+                exception_facts = gr.Textbox(label=t("draft.exception_facts"), lines=2, visible=False)
+                notes = gr.Textbox(label=t("draft.notes"), lines=2)
+            go = gr.Button(t("draft.go"), variant="primary", elem_id="draft-btn")
         with gr.Column(scale=6, min_width=420):
-            files = gr.File(label="Télécharger le projet (Markdown, Word)", file_count="multiple",
-                            interactive=False, elem_id="draft-files")
-            preview = gr.HTML(render.notice_html(t["draft_empty"]), elem_id="draft-preview")
-            with gr.Accordion("Détails techniques (JSON du projet)", open=False):
-                as_json = gr.JSON(label="Projet")
+            files = gr.File(label=t("draft.files"), file_count="multiple", interactive=False, elem_id="draft-files")
+            preview = gr.HTML(render.notice_html(t("draft_empty")), elem_id="draft-preview")
+            with gr.Accordion(t("draft.json"), open=False):
+                as_json = gr.JSON(label=t("draft.json_label"))
 
     context = [data_sensitivity, mutualised, market, exception, exception_facts, notes]
     inputs = [object_, entity, route, criteria, *context, *facts]

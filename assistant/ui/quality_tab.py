@@ -24,8 +24,7 @@ log = logging.getLogger(__name__)
 
 CARD_METRICS = ("hit@5", "fact_coverage", "refusal_precision", "refusal_recall", "false_refusal_rate",
                 "premise_handled", "latency_p50_ms")
-FIGURE_CAPTIONS = {"sets": "Jeux de cas côte à côte (dev / blind)", "metrics_by_kind": "Métriques par type de cas (dev)",
-                   "latency": "Distribution des latences"}
+FIGURES = ("sets", "metrics_by_kind", "latency")
 SYSTEM_METRICS = ("hit@5", "mrr@10", "fact_coverage", "citation_validity", "refusal_precision", "refusal_recall",
                   "false_refusal_rate", "premise_handled", "latency_p50_ms")
 ANSWER_CHARS = 600
@@ -67,14 +66,14 @@ class QualityService:
         """Summary, per-kind/type table, sets × systems table, three figures, configuration, failed cases, files."""
         data = latest_report(self.reports_dir)
         if data is None:
-            return (render.notice_html(render.texts()["quality_empty"]), [], gr.update(visible=False),
+            return (render.notice_html(render.text("quality_empty")), [], gr.update(visible=False),
                     None, None, None, None, [], None)
         report = EvalReport.from_json(data)
         checks = data.get("checks") or []
         failed_checks = [c for c in checks if not c.get("passed") and not c.get("skipped")]
-        status = ("Tous les seuils de qualité sont atteints." if not failed_checks
-                  else f"{len(failed_checks)} seuil(s) non atteint(s) : "
-                  + " ; ".join(str(c.get("message", c.get("name"))) for c in failed_checks))
+        status = (render.text("quality.all_met") if not failed_checks
+                  else render.text("quality.missed", count=len(failed_checks),
+                                   checks=" ; ".join(str(c.get("message", c.get("name"))) for c in failed_checks)))
         rows = []
         for info in report.sets:
             metrics = report.ours.set_metrics(info.name)
@@ -82,11 +81,14 @@ class QualityService:
                 f'<div class="metric-card"><div class="value">{render.esc(fmt(m, metrics.get(m)))}</div>'
                 f'<div class="label">{render.esc(_label(m))}</div></div>' for m in CARD_METRICS
             )
-            rows.append(f'<h3 class="quality-set">Jeu « {render.esc(info.name)} » — {len(info.case_ids)} cas</h3>'
+            title = render.text("quality.set_title", name=info.name, cases=len(info.case_ids))
+            rows.append(f'<h3 class="quality-set">{render.esc(title)}</h3>'
                         f'<div class="metric-cards">{cards}</div>')
+        details = render.text("quality.last_run_details", created_at=report.created_at, cases=report.n_cases,
+                              seconds=f"{report.runtime_s:.1f}", generation=report.index_generation)
         summary = (
-            f'<div class="quality-summary"><p><b>Dernière évaluation :</b> {render.esc(report.created_at)} · '
-            f'{report.n_cases} cas · durée {report.runtime_s:.1f} s · index {render.esc(report.index_generation)}</p>'
+            f'<div class="quality-summary"><p><b>{render.esc(render.text("quality.last_run"))}</b> '
+            f'{render.esc(details)}</p>'
             + "".join(rows) + render.notice_html(status, "ok" if not failed_checks else "warning") + "</div>"
         )
         by_kind = []
@@ -96,11 +98,12 @@ class QualityService:
                 by_kind.append([info.name, KIND_LABELS.get(k, k), (v.get("counts") or {}).get("cases", ""),
                                 *[fmt(m, v.get(m)) for m in KIND_METRICS]])
             for t, v in (ours_set.get("by_oos_type") or {}).items():
-                by_kind.append([info.name, f"hors champ · {OOS_LABELS.get(t, t)}", (v.get("counts") or {}).get("cases", ""),
+                by_kind.append([info.name, render.text("quality.oos_kind", label=OOS_LABELS.get(t, t)),
+                                (v.get("counts") or {}).get("cases", ""),
                                 *[fmt(m, v.get(m)) for m in KIND_METRICS]])
         system_rows = [[info.name, s.label or s.name, *[fmt(m, s.set_metrics(info.name).get(m)) for m in SYSTEM_METRICS]]
                        for info in report.sets for s in report.systems]
-        system_rows += [["écart dev − blind", name, *[fmt_delta(m, row.get(m)) for m in SYSTEM_METRICS]]
+        system_rows += [[render.text("quality.gap_row"), name, *[fmt_delta(m, row.get(m)) for m in SYSTEM_METRICS]]
                         for name, row in report.gaps().items()]
         try:
             figures = dict(_figures_for(data))
@@ -109,81 +112,77 @@ class QualityService:
             figures = {}
         settings = data.get("settings") or {}
         config = {
-            "réglages": shown_settings(settings),
-            "seuils": data.get("thresholds"),
-            "jeux": {info.name: info.path for info in report.sets},
-            "corpus": data.get("corpus_version"),
-            "comparaison aux références": data.get("compare"),
-            "tous les réglages": settings,
+            render.text("quality.config_settings"): shown_settings(settings),
+            render.text("quality.config_thresholds"): data.get("thresholds"),
+            render.text("quality.config_sets"): {info.name: info.path for info in report.sets},
+            render.text("quality.config_corpus"): data.get("corpus_version"),
+            render.text("quality.config_compare"): data.get("compare"),
+            render.text("quality.config_all"): settings,
         }
         failed = []
         for name in set_order(report):
             if "/" in name:
                 continue
             for r in report.failed_cases("ours", name):
-                answer = " ".join((r.answer or "(vide)").split())
+                answer = " ".join((r.answer or render.text("quality.empty_answer")).split())
                 failed.append([name, r.case_id, KIND_LABELS.get(r.kind, r.kind), r.question, " ; ".join(r.reasons),
                                answer[:ANSWER_CHARS] + (" […]" if len(answer) > ANSWER_CHARS else "")])
         files = [p for p in (data.get("files") or {}).values() if Path(p).is_file()]
         return (summary, by_kind, gr.update(value=system_rows, visible=True),
-                *[figures.get(name) for name in FIGURE_CAPTIONS], config, failed, files or None)
+                *[figures.get(name) for name in FIGURES], config, failed, files or None)
 
     def run(self, compare: bool, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         """Evaluate the shipped cases (one run at a time); the report lands in evals/reports/."""
         if not _eval_lock.acquire(blocking=False):
-            raise gr.Error("Une évaluation est déjà en cours : patientez jusqu'à sa fin.")
+            raise gr.Error(render.text("quality.busy"))
         try:
-            progress(0, desc="Préparation de l'évaluation…")
+            progress(0, desc=render.text("quality.preparing"))
 
             def on_progress(done: int, total: int, label: str) -> None:
-                progress((done, max(total, 1)), desc=f"Évaluation : {label}", unit="cas")
+                progress((done, max(total, 1)), desc=render.text("quality.progress", label=label),
+                         unit=render.text("quality.progress_unit"))
 
             pipeline = get_pipeline(self.settings)
             report = run_evaluation(self.settings, compare=bool(compare), progress=on_progress,
                                     reader=pipeline.reader, llm=pipeline.llm)
         except Exception as exc:  # noqa: BLE001
             log.exception("evaluation failed")
-            raise gr.Error(f"L'évaluation a échoué : {exc}", title="Évaluation") from exc
+            raise gr.Error(render.text("quality.failed_run", error=exc), title=render.text("quality.title")) from exc
         finally:
             _eval_lock.release()
-        verdict = "seuils atteints" if report.passed else "certains seuils ne sont pas atteints"
-        return render.notice_html(
-            f"Évaluation terminée : {report.n_cases} cas en {report.runtime_s:.0f} s — {verdict}.",
-            "ok" if report.passed else "warning",
-        )
+        verdict = render.text("quality.verdict_met" if report.passed else "quality.verdict_missed")
+        done = render.text("quality.done", cases=report.n_cases, seconds=f"{report.runtime_s:.0f}", verdict=verdict)
+        return render.notice_html(done, "ok" if report.passed else "warning")
 
 
 def build_quality_tab(settings: Settings) -> tuple[Callable[[], Any], list[Any]]:
     service = QualityService(settings)
-    t = render.texts()
-    gr.Markdown(t["quality_intro"], elem_classes="intro")
+    t = render.text
+    gr.Markdown(t("quality_intro"), elem_classes="intro")
     with gr.Row():
-        compare = gr.Checkbox(label="Comparer aux systèmes de référence (plus long)", value=False, scale=3)
-        run = gr.Button("Lancer l'évaluation sur les cas fournis", variant="primary", scale=2,
-                        elem_id="eval-btn")
+        compare = gr.Checkbox(label=t("quality.compare"), value=False, scale=3)
+        run = gr.Button(t("quality.run"), variant="primary", scale=2, elem_id="eval-btn")
     status = gr.HTML()
     summary = gr.HTML(elem_id="quality-summary")
-    by_kind = gr.Dataframe(headers=["Jeu", "Type de cas", "Cas", *[_label(m) for m in KIND_METRICS]],
-                           label="Métriques par type de cas et par type de hors champ (notre pipeline)", interactive=False, wrap=True, elem_classes="sans-table")
-    systems = gr.Dataframe(headers=["Jeu", "Système", *[_label(m) for m in SYSTEM_METRICS]],
-                           label="Jeux dev et blind côte à côte, par système", interactive=False, wrap=True,
+    by_kind = gr.Dataframe(headers=[*render.texts("quality.by_kind_columns"), *[_label(m) for m in KIND_METRICS]],
+                           label=t("quality.by_kind"), interactive=False, wrap=True, elem_classes="sans-table")
+    systems = gr.Dataframe(headers=[*render.texts("quality.systems_columns"), *[_label(m) for m in SYSTEM_METRICS]],
+                           label=t("quality.systems"), interactive=False, wrap=True,
                            visible=False, elem_classes="sans-table")
     with gr.Column(elem_id="quality-figures"):
-        fig_kind = gr.Image(label=FIGURE_CAPTIONS["sets"], type="filepath", interactive=False,
+        fig_kind = gr.Image(label=t("quality.figure_sets"), type="filepath", interactive=False,
                             show_label=True, height=340)
         with gr.Row():
-            fig_hit = gr.Image(label=FIGURE_CAPTIONS["metrics_by_kind"], type="filepath", interactive=False, height=320)
-            fig_latency = gr.Image(label=FIGURE_CAPTIONS["latency"], type="filepath", interactive=False, height=320)
+            fig_hit = gr.Image(label=t("quality.figure_metrics_by_kind"), type="filepath", interactive=False, height=320)
+            fig_latency = gr.Image(label=t("quality.figure_latency"), type="filepath", interactive=False, height=320)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            failed = gr.Dataframe(headers=["Jeu", "Cas", "Type", "Question", "Raisons", "Réponse donnée"],
-                                  label="Cas en échec (blind d'abord), avec la réponse donnée",
+            failed = gr.Dataframe(headers=render.texts("quality.failed_columns"), label=t("quality.failed"),
                                   interactive=False, wrap=True, max_height=520, elem_classes="sans-table",
                                   column_widths=["7%", "9%", "9%", "25%", "20%", "30%"])
         with gr.Column(scale=2):
-            config = gr.JSON(label="Configuration de l'évaluation", open=False)
-            files = gr.File(label="Rapport complet (HTML, Markdown, JSON)", file_count="multiple",
-                            interactive=False)
+            config = gr.JSON(label=t("quality.config"), open=False)
+            files = gr.File(label=t("quality.files"), file_count="multiple", interactive=False)
     outputs = [summary, by_kind, systems, fig_kind, fig_hit, fig_latency, config, failed, files]
     run.click(service.run, [compare], status, api_name="evaluate", concurrency_limit=1,
               concurrency_id="evaluation").then(service.show, None, outputs, api_name="quality")

@@ -10,31 +10,31 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
+from assistant.wording import load_wording
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_TEXTS_PATH = Path(__file__).with_name("texts.yaml")
-
-KIND_LABELS = {
-    "circulaire": "Circulaire", "loi": "Loi", "decret": "Décret", "code": "Code",
-    "reglement-ue": "Règlement UE", "referentiel": "Référentiel", "guide": "Guide", "doctrine": "Doctrine",
-    "fiche": "Fiche", "presse": "Presse", "glossaire": "Glossaire", "utilisateur": "Document ajouté",
-}
-CONFIDENCE_LABELS = {
-    "officiel": ("Source officielle", "badge-official"),
-    "presse": ("Rapporté par la presse", "badge-press"),
-    "infere": ("Déduit, à vérifier", "badge-inferred"),
-}
+CONFIDENCE_CSS = {"officiel": "badge-official", "presse": "badge-press", "infere": "badge-inferred"}
+NOTE_CSS = {"warning": "answer-warning", "info": "answer-note"}
 
 
-@lru_cache(maxsize=1)
-def texts() -> dict[str, Any]:
-    """Fixed French UI texts (assistant/ui/texts.yaml)."""
-    return yaml.safe_load(_TEXTS_PATH.read_text(encoding="utf-8"))
+def text(key: str, **values: object) -> str:
+    """A UI text of the wording catalogue (``prompts/wording/ui.yaml``): ``text("chat.send")``."""
+    return load_wording().text(f"ui.{key}", **values)
+
+
+def texts(key: str) -> list[str]:
+    return load_wording().texts(f"ui.{key}")
+
+
+def kind_labels() -> dict[str, str]:
+    """Document kind -> its French label (the corpus browser's filter)."""
+    return load_wording().mapping("ui.kind_labels")
+
+
+def confidence_label(confidence: str) -> str:
+    return load_wording().mapping("ui.confidence_labels").get(confidence, confidence)
 
 
 def esc(value: object) -> str:
@@ -49,20 +49,19 @@ def md_text(text: str) -> str:
 
 
 def kind_label(kind: str | None) -> str:
-    return KIND_LABELS.get(kind or "", (kind or "").capitalize())
+    return kind_labels().get(kind or "", (kind or "").capitalize())
 
 
 def french_date(value: str | None) -> str:
     """2026-02-05 -> 5 février 2026 (unknown or malformed dates shown as given)."""
     if not value:
         return ""
-    months = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-              "octobre", "novembre", "décembre")
+    months = texts("render.months")
     try:
         d = date.fromisoformat(str(value)[:10])
     except ValueError:
         return str(value)
-    return f"{'1er' if d.day == 1 else d.day} {months[d.month - 1]} {d.year}"
+    return f"{text('render.first_day') if d.day == 1 else d.day} {months[d.month - 1]} {d.year}"
 
 
 def source_anchor(turn: int, n: int) -> str:
@@ -72,42 +71,46 @@ def source_anchor(turn: int, n: int) -> str:
 # ---------------------------------------------------------------- chat answers
 
 
-def answer_message(answer: Mapping[str, Any], turn: int) -> str:
+def answer_notes(answer: Mapping[str, Any], kinds: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(kind, text) of the notes shown under an answer (its ``to_json()``): its notices, with their
+    kinds when given (``Notice.kind``, else "info"), then its citation problems (always warnings)."""
+    notices = list(answer.get("notices", []))
+    kinds = list(kinds or [])
+    return [(kinds[i] if i < len(kinds) else "info", note) for i, note in enumerate(notices)] + [
+        ("warning", problem) for problem in answer.get("citation_problems", [])
+    ]
+
+
+def answer_message(answer: Mapping[str, Any], turn: int, notice_kinds: Sequence[str] | None = None) -> str:
     """An answer as a chat message: escaped Markdown with clickable [n] markers and notices."""
     titles = {c["n"]: c.get("title", "") for c in answer.get("citations", [])}
     body = answer_body(str(answer.get("answer", "")), turn, titles)
     parts: list[str] = []
     if answer.get("refused"):
-        parts.append(f'<div class="answer-refused">{esc(texts()["refused_title"])}</div>\n\n')
+        parts.append(f'<div class="answer-refused">{esc(text("refused_title"))}</div>\n\n')
     parts.append(body)
-    notes = [*answer.get("notices", []), *answer.get("citation_problems", [])]
-    for note in notes:
-        css = "answer-warning" if _is_warning(note) else "answer-note"
-        parts.append(f'\n\n<div class="{css}">{esc(note)}</div>')
+    for kind, note in answer_notes(answer, notice_kinds):
+        parts.append(f'\n\n<div class="{NOTE_CSS.get(kind, "answer-note")}">{esc(note)}</div>')
     return "".join(parts)
 
 
-def _is_warning(note: str) -> bool:
-    return any(word in note for word in ("n'a pas répondu", "interrompue", "non retrouvée", "supprimé", "absente"))
-
-
-def answer_body(text: str, turn: int, titles: Mapping[int, str] | None = None) -> str:
+def answer_body(body: str, turn: int, titles: Mapping[int, str] | None = None) -> str:
     """Escape the answer text, then turn its [n] markers into links to the sources panel."""
     titles = titles or {}
     pieces: list[str] = []
     last = 0
-    for match in _MARKER.finditer(text):
+    for match in _MARKER.finditer(body):
         n = int(match.group(1))
-        pieces.append(md_text(text[last : match.start()]))
+        pieces.append(md_text(body[last : match.start()]))
         if n in titles:
             pieces.append(
                 f'<a class="cite" href="#{source_anchor(turn, n)}" data-turn="{turn}" data-n="{n}" '
-                f'title="Source {n} : {_attr(titles[n])}">[{n}]</a>'
+                f'title="{_attr(text("render.source_title", n=n, title=titles[n]))}">[{n}]</a>'
             )
         else:
             pieces.append(md_text(match.group(0)))
         last = match.end()
-    pieces.append(md_text(text[last:]))
+    pieces.append(md_text(body[last:]))
     return "".join(pieces)
 
 
@@ -125,7 +128,7 @@ def chat_messages(turns: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
     messages: list[dict[str, str]] = []
     for i, turn in enumerate(turns):
         messages.append({"role": "user", "content": question_message(turn["question"])})
-        messages.append({"role": "assistant", "content": answer_message(turn["answer"], i)})
+        messages.append({"role": "assistant", "content": answer_message(turn["answer"], i, turn.get("notice_kinds"))})
     return messages
 
 
@@ -160,17 +163,17 @@ def _badges(kind: str | None, confidence: str | None, when: str | None) -> str:
     badges = []
     if kind:
         badges.append(f'<span class="badge badge-kind">{esc(kind_label(kind))}</span>')
-    if confidence in CONFIDENCE_LABELS:
-        label, css = CONFIDENCE_LABELS[confidence]
-        badges.append(f'<span class="badge {css}">{esc(label)}</span>')
+    if confidence in CONFIDENCE_CSS:
+        badges.append(f'<span class="badge {CONFIDENCE_CSS[confidence]}">{esc(confidence_label(confidence))}</span>')
     if when:
         badges.append(f'<span class="source-date">{esc(french_date(when))}</span>')
     return "".join(badges)
 
 
-def _link(url: str | None, label: str = "Consulter la source") -> str:
+def _link(url: str | None, label: str | None = None) -> str:
     if not url or not re.match(r"^https?://", url):
         return ""
+    label = label or text("render.source_link")
     return (f'<a class="source-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
             f'{esc(label)} ↗</a>')
 
@@ -186,7 +189,7 @@ def source_card(c: Mapping[str, Any], turn: int, *, numbered: bool = True, open_
         f'<header class="source-head">{num}<div><div class="source-title">{esc(c.get("title"))}</div>'
         f'<div class="source-section">{esc(section)}</div></div></header>'
         f'<blockquote class="source-quote">{esc(c.get("quote"))}</blockquote>'
-        f'<details class="source-context"{" open" if open_ else ""}><summary>Lire le passage dans son contexte</summary>'
+        f'<details class="source-context"{" open" if open_ else ""}><summary>{esc(text("render.context"))}</summary>'
         f'<div class="source-passage">{highlight(str(c.get("passage") or ""), str(c.get("quote") or ""))}</div>'
         f"</details>"
         f'<footer class="source-meta">{_badges(c.get("kind"), c.get("confidence"), c.get("date"))}'
@@ -198,7 +201,7 @@ def source_card(c: Mapping[str, Any], turn: int, *, numbered: bool = True, open_
 def sources_panel(turns: Sequence[Mapping[str, Any]]) -> str:
     """Sources of every answer of the conversation, the latest first."""
     if not turns:
-        return f'<div class="sources-empty">{esc(texts()["sources_empty"])}</div>'
+        return f'<div class="sources-empty">{esc(text("sources_empty"))}</div>'
     blocks = []
     for i in range(len(turns) - 1, -1, -1):
         turn = turns[i]
@@ -206,14 +209,15 @@ def sources_panel(turns: Sequence[Mapping[str, Any]]) -> str:
         cards = [source_card(c, i) for c in answer.get("citations", [])]
         related = answer.get("related") or []
         if related:
-            cards.append(f'<div class="related-title">{esc(texts()["related_title"])}</div>')
+            cards.append(f'<div class="related-title">{esc(text("related_title"))}</div>')
             cards.extend(source_card(c, i, numbered=False) for c in related)
         if not cards:
-            cards.append('<div class="sources-empty">Aucune source citée pour cette réponse.</div>')
+            cards.append(f'<div class="sources-empty">{esc(text("render.no_citation"))}</div>')
         latest = i == len(turns) - 1
         blocks.append(
             f'<details class="sources-turn"{" open" if latest else ""}>'
-            f'<summary><span class="turn-label">Question {i + 1}</span> {esc(_shorten(turn["question"], 110))}'
+            f'<summary><span class="turn-label">{esc(text("render.turn", n=i + 1))}</span> '
+            f'{esc(_shorten(turn["question"], 110))}'
             f"</summary>{''.join(cards)}</details>"
         )
     return '<div class="sources-panel">' + "".join(blocks) + "</div>"
@@ -227,28 +231,16 @@ def _shorten(text: str, limit: int) -> str:
 # ---------------------------------------------------------------- corpus browser
 
 
-def doc_in_force(meta: Mapping[str, Any], on: date) -> bool:
-    if meta.get("status", "en_vigueur") != "en_vigueur":
-        return False
-    start = meta.get("valid_from") or meta.get("date")
-    end = meta.get("valid_to")
-    try:
-        if start and date.fromisoformat(str(start)) > on:
-            return False
-        return not (end and date.fromisoformat(str(end)) <= on)
-    except ValueError:
-        return True
-
-
 def document_html(meta: Mapping[str, Any], sections: Iterable[Mapping[str, Any]]) -> str:
     """A whole document, section by section, with its metadata and official links."""
     head = [f'<h2 class="doc-title">{esc(meta.get("title"))}</h2>', '<div class="doc-meta">']
     head.append(_badges(meta.get("kind"), meta.get("confidence"), meta.get("date")))
-    for label, key in (("Autorité", "authority"), ("Référence", "reference")):
+    for key in ("authority", "reference"):
         if meta.get(key):
-            head.append(f'<span class="doc-field"><b>{label} :</b> {esc(meta.get(key))}</span>')
+            head.append(f'<span class="doc-field"><b>{esc(text(f"render.{key}"))} :</b> {esc(meta.get(key))}</span>')
     if meta.get("valid_to"):
-        head.append(f'<span class="badge badge-outdated">Abrogé ou remplacé le {esc(french_date(meta["valid_to"]))}</span>')
+        repealed = text("render.repealed", date=french_date(meta["valid_to"]))
+        head.append(f'<span class="badge badge-outdated">{esc(repealed)}</span>')
     head.append("</div>")
     head.append(_doc_sources(meta.get("sources") or []))
     body = []
@@ -276,10 +268,10 @@ def _doc_sources(sources: Sequence[Mapping[str, Any]]) -> str:
     if not seen:
         return ""
     items = "".join(
-        f"<li>{_link(url, _host(url))} <span class=\"source-date\">{esc(CONFIDENCE_LABELS.get(conf, (conf, ''))[0])}"
+        f"<li>{_link(url, _host(url))} <span class=\"source-date\">{esc(confidence_label(conf))}"
         f"</span></li>" for url, conf in seen.items()
     )
-    return (f'<details class="doc-links"><summary>Sources publiques du document ({len(seen)})</summary>'
+    return (f'<details class="doc-links"><summary>{esc(text("render.public_sources", n=len(seen)))}</summary>'
             f"<ul>{items}</ul></details>")
 
 
@@ -291,7 +283,7 @@ def _host(url: str) -> str:
 def search_results_html(hits: Sequence[Any]) -> str:
     """Search hits (retrieval.Hit) as compact cards."""
     if not hits:
-        return '<div class="sources-empty">Aucun passage trouvé.</div>'
+        return f'<div class="sources-empty">{esc(text("render.no_passage"))}</div>'
     cards = []
     for n, hit in enumerate(hits, start=1):
         cards.append(
@@ -300,20 +292,22 @@ def search_results_html(hits: Sequence[Any]) -> str:
             f'<div class="source-section">{esc(hit.section.replace(">", "›"))}</div></div></header>'
             f'<div class="source-passage">{esc(hit.text)}</div>'
             f'<footer class="source-meta">{_badges(hit.kind, hit.confidence, hit.date)}'
-            f'<span class="hit-score">pertinence {hit.score:.2f}</span>{_link(hit.source_url)}</footer></article>'
+            f'<span class="hit-score">{esc(text("render.relevance", score=f"{hit.score:.2f}"))}</span>'
+            f'{_link(hit.source_url)}</footer></article>'
         )
     return '<div class="sources-panel">' + "".join(cards) + "</div>"
 
 
 def ingest_report_html(rows: Sequence[tuple[str, str, str]], summary: str) -> str:
     """Per-file upload report: (file name, status 'ok'|'skipped'|'error', detail)."""
-    icons = {"ok": ("Ajouté", "status-ok"), "skipped": ("Ignoré", "status-skipped"), "error": ("Échec", "status-error")}
+    labels = load_wording().mapping("ui.sources.report_status")
     lines = []
     for name, status, detail in rows:
-        label, css = icons.get(status, (status, ""))
-        lines.append(f'<tr><td class="file-name">{esc(name)}</td><td><span class="status {css}">{label}</span></td>'
-                     f"<td>{esc(detail)}</td></tr>")
-    table = ("<table class=\"report-table\"><thead><tr><th>Fichier</th><th>Résultat</th><th>Détail</th></tr></thead>"
+        label = esc(labels.get(status, status))
+        lines.append(f'<tr><td class="file-name">{esc(name)}</td><td><span class="status status-{esc(status)}">'
+                     f"{label}</span></td><td>{esc(detail)}</td></tr>")
+    headers = "".join(f"<th>{esc(h)}</th>" for h in texts("sources.report_columns"))
+    table = (f"<table class=\"report-table\"><thead><tr>{headers}</tr></thead>"
              f"<tbody>{''.join(lines)}</tbody></table>") if lines else ""
     return f'<div class="ingest-report"><p class="report-summary">{esc(summary)}</p>{table}</div>'
 
@@ -322,11 +316,10 @@ def ingest_report_html(rows: Sequence[tuple[str, str, str]], summary: str) -> st
 
 
 def header_html() -> str:
-    t = texts()
     return (
         '<div class="app-header"><div class="brand-bar"><span class="bar-blue"></span><span class="bar-white"></span>'
         '<span class="bar-red"></span></div><div class="header-body">'
-        f'<div class="app-title">{esc(t["title"])}</div><div class="app-tagline">{esc(t["tagline"])}</div>'
+        f'<div class="app-title">{esc(text("title"))}</div><div class="app-tagline">{esc(text("tagline"))}</div>'
         "</div></div>"
     )
 
@@ -336,5 +329,4 @@ def notice_html(text: str, kind: str = "info") -> str:
 
 
 def footer_html() -> str:
-    t = texts()
-    return f'<div class="app-footer">{esc(t["disclaimer"])}<br>{esc(t["footer"])}</div>'
+    return f'<div class="app-footer">{esc(text("disclaimer"))}<br>{esc(text("footer"))}</div>'
