@@ -24,6 +24,7 @@ def draft(
     from assistant.draft.catalogue import CatalogError
     from assistant.draft.drafter import DraftInputError, load_request
     from assistant.draft.export import draft_to_docx, draft_to_markdown
+    from assistant.fileio import atomic_write_text
     from assistant.index.errors import IndexError_
     from assistant.pipeline import get_pipeline
 
@@ -57,7 +58,7 @@ def draft(
             print(text)
         else:
             output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(text + ("\n" if not text.endswith("\n") else ""), encoding="utf-8")
+            atomic_write_text(output, text + ("\n" if not text.endswith("\n") else ""))
             console.print(f"Projet écrit dans {output}", style="green", markup=False, highlight=False)
     except OSError as exc:
         raise fail(f"écriture impossible de {output} : {exc}", 2) from exc

@@ -20,6 +20,7 @@ from assistant.index.snapshot import Snapshot
 from assistant.text import tokens
 
 MAX_EVIDENCE_CHARS = 900
+MAX_LIST_ITEMS = 6  # a longer list is not quoted whole
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
 # A sentence that leans on the previous one ("Cet axe…") is quoted with that previous sentence.
 _ANAPHORIC = re.compile(
@@ -42,9 +43,6 @@ def _display(unit_text: str) -> str:
     return _BULLET.sub("", unit_text).replace("**", "").replace("__", "").strip()
 
 
-def _group(units: list[Unit], index: int, max_items: int = 6) -> tuple[int, int] | None:
-    """A list item or a lead-in ending with ':' grows to lead-in + items; None when too long to quote."""
-    return list_run(units, index, max_items)
 
 
 class EvidenceFinder:
@@ -120,7 +118,7 @@ class EvidenceFinder:
             hit_score, _, ref_rank = base[sid]
             units = self.units(snap, sid)
             for i in sorted(indexes):
-                span = _group(units, i)
+                span = list_run(units, i, MAX_LIST_ITEMS)  # a list item grows to lead-in + items
                 if span is None:
                     continue
                 lo, hi = span

@@ -6,6 +6,7 @@ they need: one heading per section, the ``[n]`` markers, a sources table and a p
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.draft.drafter import Draft, DraftSection
+from assistant.fileio import atomic_write_bytes
 from assistant.text import clean_control_chars
 from assistant.wording import Wording, load_wording
 
@@ -103,6 +105,15 @@ def _document(w: Wording, title: str, subject: str = ""):  # noqa: ANN202 - pyth
     return doc
 
 
+def _save(doc, path: Path) -> Path:  # noqa: ANN001 - python-docx Document
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
 def _runs(paragraph, text: str) -> None:  # noqa: ANN001 - python-docx Paragraph
     """Add text to a paragraph, turning **bold** spans into bold runs."""
     position = 0
@@ -191,10 +202,7 @@ def draft_to_docx(draft: Draft, path: Path, *, prompts_dir: Path | None = None) 
         doc.add_paragraph(_safe(w.text("draft.sources_none")))
     doc.add_heading(_safe(w.text("draft.provenance_heading")), level=1)
     doc.add_paragraph(_safe(_provenance(draft, w)))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc.save(str(path))
-    return path
+    return _save(doc, path)
 
 
 # ---------------------------------------------------------------- conversations
@@ -278,7 +286,4 @@ def conversation_to_docx(
             doc.add_paragraph().add_run(
                 _safe(w.text("draft.generator_label", generator=answer["generator"]))
             ).italic = True
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc.save(str(path))
-    return path
+    return _save(doc, path)

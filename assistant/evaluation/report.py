@@ -37,22 +37,19 @@ FIGURE_CAPTIONS = {
 }
 
 
-def fmt(metric: str, value: Any) -> str:
+def fmt(metric: str, value: Any, *, signed: bool = False) -> str:
+    """A metric as shown: 3 decimals for ratios, none for milliseconds; ``signed`` for differences."""
     if value is None:
         return "—"
     info = METRICS.get(metric)
+    sign = "+" if signed else ""
     if info is not None and not info.percent:
-        return f"{value:.0f}"
-    return f"{value:.3f}"
+        return f"{value:{sign}.0f}"
+    return f"{value:{sign}.3f}"
 
 
 def fmt_delta(metric: str, value: Any) -> str:
-    if value is None:
-        return "—"
-    info = METRICS.get(metric)
-    if info is not None and not info.percent:
-        return f"{value:+.0f}"
-    return f"{value:+.3f}"
+    return fmt(metric, value, signed=True)
 
 
 def label(metric: str) -> str:

@@ -21,6 +21,7 @@ import gradio as gr
 from assistant.answer.question import QuestionError, check_question
 from assistant.answer.types import Answer
 from assistant.config import Settings
+from assistant.fileio import append_line, atomic_write_text
 from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline
 from assistant.ui import render
@@ -197,8 +198,7 @@ class ChatService:
         path: Path = self.settings.feedback_file
         with _feedback_lock:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            append_line(path, json.dumps(record, ensure_ascii=False))
         return (render.notice_html(render.text("feedback_thanks"), "ok"), gr.update(value=None),
                 gr.update(value=[]), gr.update(value=""))
 
@@ -217,6 +217,6 @@ class ChatService:
         md_path = folder / f"conversation-doctrine-{stamp}.md"
         docx_path = folder / f"conversation-doctrine-{stamp}.docx"
         items = [{"question": t["question"], "answer": t["answer"]} for t in turns]
-        md_path.write_text(conversation_to_markdown(items), encoding="utf-8")
+        atomic_write_text(md_path, conversation_to_markdown(items))
         conversation_to_docx(items, docx_path)
         return [str(md_path), str(docx_path)]

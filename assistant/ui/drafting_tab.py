@@ -16,6 +16,7 @@ from assistant.config import PROJECT_ROOT, Settings
 from assistant.draft.catalogue import BUILD_ROUTE_IDS, Catalog, CatalogError, load_catalog
 from assistant.draft.drafter import Draft, Drafter, DraftInputError, parse_request, to_complete_marker
 from assistant.draft.export import draft_to_docx, draft_to_markdown
+from assistant.fileio import atomic_write_text
 from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline
 from assistant.ui import render
@@ -156,7 +157,7 @@ class DraftingService:
         stamp = datetime.now().strftime("%Y%m%d-%H%M")
         md_path = folder / f"justification-{parsed.route}-{stamp}.md"
         docx_path = folder / f"justification-{parsed.route}-{stamp}.docx"
-        md_path.write_text(draft_to_markdown(draft, prompts_dir=self.settings.prompts_dir), encoding="utf-8")
+        atomic_write_text(md_path, draft_to_markdown(draft, prompts_dir=self.settings.prompts_dir))
         draft_to_docx(draft, docx_path, prompts_dir=self.settings.prompts_dir)
         return draft_html(draft, load_wording(self.settings.prompts_dir)), [str(md_path), str(docx_path)], draft.to_json()
 

@@ -16,6 +16,7 @@ from assistant.evaluation import EvalReport, default_reports_dir, latest_report,
 from assistant.evaluation.plots import KIND_LABELS, OOS_LABELS, report_figures
 from assistant.evaluation.report import fmt, fmt_delta, set_order, shown_settings
 from assistant.evaluation.scoring import KIND_METRICS, METRICS
+from assistant.fileio import atomic_write_bytes
 from assistant.pipeline import get_pipeline
 from assistant.ui import render
 from assistant.ui.files import session_dir
@@ -48,7 +49,7 @@ def _figures_for(data: dict[str, Any]) -> list[tuple[str, str]]:
             images = []
             for name, png in report_figures(EvalReport.from_json(data)).items():
                 path = folder / f"{name}.png"
-                path.write_bytes(png)
+                atomic_write_bytes(path, png)
                 images.append((name, str(path)))
             _figures[key] = images
         return _figures[key]
