@@ -56,21 +56,26 @@ RetrievalMode = Literal["hybrid", "dense", "bm25", "rrf"]
 class GateThresholds(BaseModel):
     """The evidence gate's calibration, chosen on the dev cases (evals/README.md, « Réglage »).
 
-    The gate refuses when the best dense similarity is under ``min_dense``; when the question's
-    informative terms are mostly absent (``weak_overlap``) and the similarity is modest
-    (``weak_dense``); and, for a question with no word of the purchasing domain, under
-    ``unanchored_overlap`` or ``unanchored_dense``. It judges the passages ranked by one reference
-    fusion, ``fusion_weight`` x dense + (1 - ``fusion_weight``) x BM25, whatever fusion answers use,
-    so that tuning retrieval does not change refusals.
+    The gate refuses when the best dense similarity is under ``min_dense`` (off-topic). Then each
+    part of the question must be treated by the texts (``answer/scope.py``): the rarity-weighted
+    share of its subject found in one section, plus the dense similarity of the subject to its best
+    passages, must reach ``scope``; everyday French words weigh ``general_weight`` of their rarity;
+    a subject made of everyday words only is judged on meaning, ``everyday_dense`` (or
+    ``everyday_dense_unanchored`` when the question has no word of the purchasing domain). When
+    dense search is unavailable, the question's terms alone must reach ``degraded_overlap``. The
+    gate judges the passages ranked by one reference fusion, ``fusion_weight`` x dense + (1 -
+    ``fusion_weight``) x BM25, whatever fusion answers use, so that tuning retrieval does not
+    change refusals.
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     min_dense: float = 0.22
-    weak_overlap: float = 0.12
-    weak_dense: float = 0.35
-    unanchored_overlap: float = 0.35
-    unanchored_dense: float = 0.30
+    scope: float = Field(0.73, ge=0.0, le=2.0)
+    general_weight: float = Field(0.25, ge=0.0, le=1.0)
+    everyday_dense: float = 0.28
+    everyday_dense_unanchored: float = 0.40
+    degraded_overlap: float = 0.35
     fusion_weight: float = Field(0.8, ge=0.0, le=1.0)
 
 

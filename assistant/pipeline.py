@@ -33,7 +33,10 @@ class Pipeline:
 
     @cached_property
     def chain(self) -> AnswerChain:
-        return AnswerChain(self.settings, self.searcher, self.llm)
+        from assistant.draft.chat import ChatDrafter
+
+        return AnswerChain(self.settings, self.searcher, self.llm,
+                           drafting=ChatDrafter(self.drafter, self.settings.prompts_dir))
 
     @cached_property
     def drafter(self) -> Drafter:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 import Stemmer
@@ -93,3 +94,38 @@ def split_sentences(text: str) -> list[str]:
 def clean_control_chars(text: str) -> str:
     """Drop control characters (keeps newlines and tabs) that break terminals, JSON and HTML."""
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+
+
+_ACCENTED_WORD = re.compile(r"[a-zà-öø-ÿœæ]+")
+
+
+def accent_map(texts: Iterable[str]) -> dict[str, str]:
+    """Folded spelling -> the accented spelling the corpus uses most (« publiee » -> « publiée »).
+
+    Buyers often type without accents; the French stemmer needs them (« publiee » and « publiée »
+    stem differently), so a query is re-accented from the corpus' own vocabulary before matching.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for text in texts:
+        for word in _ACCENTED_WORD.findall(text.lower()):
+            folded = fold(word)
+            if folded != word:
+                forms = counts.setdefault(folded, {})
+                forms[word] = forms.get(word, 0) + 1
+    return {folded: max(forms, key=lambda w: (forms[w], w)) for folded, forms in counts.items()}
+
+
+def reaccent(text: str, mapping: dict[str, str]) -> str:
+    """Words typed without accents get the corpus' accented spelling; other words are kept."""
+    if not mapping:
+        return text
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        lower = word.lower()
+        if lower != fold(lower) or lower not in mapping:
+            return word
+        accented = mapping[lower]
+        return accented.capitalize() if word[:1].isupper() else accented
+
+    return re.sub(r"[A-Za-z]+", fix, text)

@@ -44,7 +44,8 @@ def test_search_json_schema(cli_env: dict[str, str]) -> None:
     assert data["query"] == "réversibilité des données cloud"
     assert len(data["results"]) == 4
     for row in data["results"]:
-        assert set(row) == {"doc_id", "chunk_id", "title", "section", "text", "score", "source_url"}
+        assert set(row) == {"doc_id", "chunk_id", "title", "section", "text", "score", "source_url", "status", "origin"}
+        assert row["origin"] == "knowledge" and row["status"] in ("en_vigueur", "projet", "proposition")
 
 
 def test_search_filters_and_bad_input(cli_env: dict[str, str]) -> None:

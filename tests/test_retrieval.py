@@ -99,12 +99,12 @@ def test_gate_calibration_is_one_nested_setting(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("DOCTRINE_GATE_MIN_DENSE", "0.5")
     monkeypatch.setenv("DOCTRINE_GATE_FUSION_WEIGHT", "0.7")
     assert Settings().gate.min_dense == 0.5 and Settings().gate.fusion_weight == 0.7
-    assert Settings(gate_weak_dense=0.1).gate.weak_dense == 0.1  # flat names still accepted as arguments
+    assert Settings(gate_scope=0.9).gate.scope == 0.9  # flat names still accepted as arguments
     monkeypatch.delenv("DOCTRINE_GATE_MIN_DENSE")
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "doctrine.toml").write_text("gate_min_dense = 0.3\n[gate]\nweak_overlap = 0.2\n", encoding="utf-8")
+    (tmp_path / "doctrine.toml").write_text("gate_min_dense = 0.3\n[gate]\ngeneral_weight = 0.2\n", encoding="utf-8")
     gate = Settings().gate
-    assert (gate.min_dense, gate.weak_overlap, gate.fusion_weight) == (0.3, 0.2, 0.7)
+    assert (gate.min_dense, gate.general_weight, gate.fusion_weight) == (0.3, 0.2, 0.7)
 
 
 def test_degraded_hits_are_marked() -> None:

@@ -1,11 +1,16 @@
 """The answer pipeline, one path through typed stages (values of ``answer/types.py``)::
 
-    prepare   question, history, k, filters         -> Question     (checked, cleaned)
-    condense  Question                              -> Condensed    (follow-ups made standalone)
-    retrieve  Condensed                             -> Retrieval    (hybrid search, follow-up fusion)
-    gate      Condensed, Retrieval                  -> GateDecision (refuse when evidence is weak)
-    generate  GenerationRequest                     -> text chunks, then Generated
-    finish    everything above                      -> Answer       (citations checked)
+    prepare   question, history, k, filters         -> Question         (checked, cleaned)
+    condense  Question                              -> Condensed        (follow-ups made standalone,
+                                                                          abbreviations spelt out, accents restored)
+    analyse   Condensed                             -> QuestionAnalysis (subject vs context, intent, answer
+                                                                          type, references, claims)
+    retrieve  Condensed, QuestionAnalysis           -> Retrieval        (hybrid search, follow-up fusion,
+                                                                          one search per part on its subject)
+    gate      Condensed, QuestionAnalysis, Retrieval -> GateDecision    (refuse what no text supports; parts
+                                                                          not treated; unsupported premises)
+    generate  GenerationRequest                     -> text chunks, then Generated (a drafting request is drafted)
+    finish    everything above                      -> Answer           (premise corrected first, citations checked)
 
 ``stream`` runs the stages once and yields the generator's text chunks, then the ``Answer``;
 ``invoke`` is the last item of ``stream``. The chain is a plain class, not an LCEL runnable: the
@@ -19,12 +24,28 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Literal
 
+from assistant.answer.analysis import (
+    QuestionAnalysis,
+    analyse,
+    general_stems,
+    normalise,
+    purchase_context,
+    rules,
+)
 from assistant.answer.citations import check_answer, verify_citations
 from assistant.answer.condense import heuristic_condense, history_text, text_names
 from assistant.answer.fusion import fuse_hits
-from assistant.answer.gate import decide, is_english
+from assistant.answer.gate import (
+    GENERIC_STEMS,
+    INVENTED_REFERENCE,
+    LOW_SIMILARITY,
+    SUBJECT_NOT_COVERED,
+    decide,
+    is_english,
+)
 from assistant.answer.generators import (
     CIRCULAR_ID,
     ExtractiveGenerator,
@@ -35,24 +56,33 @@ from assistant.answer.generators import (
 from assistant.answer.lexicon import load_lexicon
 from assistant.answer.question import check_question
 from assistant.answer.retrieval import Searcher
+from assistant.answer.scope import claim_supported, judge_part, reference_found
 from assistant.answer.types import (
     Answer,
     Condensed,
+    DraftReply,
+    DraftResponder,
     Filters,
     GateDecision,
     Generated,
     GenerationRequest,
+    Hit,
     Notice,
+    PartRetrieval,
     Question,
     Retrieval,
     Turn,
 )
 from assistant.config import Settings
 from assistant.index.snapshot import Snapshot
+from assistant.text import accent_map, fold, reaccent
 from assistant.wording import load_wording
 
+DRAFT_GENERATOR = "drafter"
 RETRIEVE_AT_LEAST = 6  # passages retrieved whatever k: the gate judges six, the extractive generator k + 1
 RELATED = 3  # passages listed « à consulter » with a refusal
+MAX_PARTS = 3  # parts of a multi-part question searched and judged one by one
+CLAIM_HITS = 8  # passages searched for each claim the question takes for granted
 
 
 def _ms(since: float) -> float:
@@ -60,13 +90,20 @@ def _ms(since: float) -> float:
 
 
 class AnswerChain:
-    def __init__(self, settings: Settings, searcher: Searcher, llm: LLMGenerator | None = None) -> None:
+    def __init__(
+        self, settings: Settings, searcher: Searcher, llm: LLMGenerator | None = None,
+        drafting: DraftResponder | None = None,
+    ) -> None:
         self.settings = settings
         self.searcher = searcher
         self.extractive = ExtractiveGenerator(settings)
         self.llm = llm
+        self.drafting = drafting
         self.wording = load_wording(settings.prompts_dir)
         self.lexicon = load_lexicon(settings.knowledge_dir)
+        self.rules = rules(settings.prompts_dir)
+        self.general = general_stems(settings.prompts_dir) - self.lexicon.anchors
+        self._per_generation: tuple[str, dict[str, str], str] | None = None  # (generation, accents, corpus text)
 
     # -- public API
 
@@ -99,18 +136,24 @@ class AnswerChain:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         condensed = self.condense(asked)
+        analysis = self.analyse(condensed)
         timings["condense"] = _ms(t0)
         t0 = time.perf_counter()
-        retrieval = self.retrieve(condensed)
+        retrieval = self.retrieve(condensed, analysis)
         timings["retrieve"] = _ms(t0)
         snap = self.searcher.reader.snapshot()
-        decision = self.gate(condensed, retrieval, snap)
+        decision = self.gate(condensed, analysis, retrieval, snap)
         notices = self._context_notices(asked, retrieval, snap)
-        request = GenerationRequest(condensed.standalone, condensed.focus, retrieval.hits, asked.k, snap.sections.get)
+        request = GenerationRequest(condensed.standalone, condensed.focus, retrieval.hits, asked.k, snap.sections.get,
+                                    analysis)
         t0 = time.perf_counter()
         generated: Generated | None = None
+        draft: DraftReply | None = None
         if decision.refused:
-            generated = Generated(self._refusal(decision), (), self.extractive.name)
+            generated = Generated(self._refusal(decision, retrieval), (), self.extractive.name)
+        elif analysis.intent == "draft" and self.drafting is not None:
+            draft = self.drafting(asked.text)
+            generated = Generated(draft.text, draft.citations, DRAFT_GENERATOR)
         else:
             generator = self.llm if self.llm is not None and asked.use_llm else self.extractive
             try:
@@ -127,7 +170,7 @@ class AnswerChain:
                 generated = self._fallback(request)
         assert generated is not None
         timings["generate"] = _ms(t0)
-        yield self.finish(asked, condensed, retrieval, decision, generated, request, notices, timings, t_start)
+        yield self.finish(asked, condensed, retrieval, decision, generated, request, notices, timings, t_start, draft)
 
     # -- stages
 
@@ -150,47 +193,109 @@ class AnswerChain:
                         standalone = rewritten
                 except Exception:  # noqa: BLE001,S110 - the heuristic result stands
                     pass
-        return Condensed(asked, standalone, asked.text if standalone != asked.text else None)
+        accents = self._generation_data()[0]
+        standalone = reaccent(normalise(standalone, self.settings.prompts_dir), accents)
+        own = reaccent(normalise(asked.text, self.settings.prompts_dir), accents)
+        return Condensed(asked, standalone, own if standalone != own else None)
 
-    def retrieve(self, condensed: Condensed) -> Retrieval:
+    def analyse(self, condensed: Condensed) -> QuestionAnalysis:
+        return analyse(condensed.standalone, self.settings.prompts_dir, GENERIC_STEMS, self.lexicon.synonyms)
+
+    def retrieve(self, condensed: Condensed, analysis: QuestionAnalysis) -> Retrieval:
         """Search the standalone question (jargon expanded). A follow-up also searches its own words
         with the names of the texts discussed before, so « et pour la réversibilité ? » is not drowned
-        by the previous question's topic; both rankings are fused, the gate keeps the first's signals."""
+        by the previous question's topic; both rankings are fused, the gate keeps the first's signals.
+        A question of method with no subject but the purchase (« pour notre futur outil, on commence
+        par quoi ? ») also searches the doctrine's method. Each part of the question is then searched
+        on its subject alone, for the scope check."""
         asked = condensed.question
         k = max(asked.k, RETRIEVE_AT_LEAST)
         primary = self.searcher.retrieve(self.lexicon.expand(condensed.standalone), k, filters=asked.filters)
-        if not condensed.focus:
-            return primary
-        names = text_names(asked.history)
-        focused = self.searcher.retrieve(self.lexicon.expand(f"{condensed.focus} {names}"), k, filters=asked.filters)
-        return Retrieval(primary.query, primary.filters, primary.mode, tuple(fuse_hits([focused.hits, primary.hits], k)),
-                         primary.gate_hits, primary.max_dense)
+        rankings = [primary.hits]
+        if condensed.focus:
+            names = text_names(asked.history)
+            rankings.insert(0, self.searcher.retrieve(
+                self.lexicon.expand(f"{condensed.focus} {names}"), k, filters=asked.filters).hits)
+        if self._method_question(analysis):
+            rankings.insert(0, self.searcher.retrieve(self.rules["purchase_procedure_query"], k,
+                                                      filters=asked.filters).hits)
+        hits = tuple(fuse_hits(rankings, k)) if len(rankings) > 1 else primary.hits
+        parts = []
+        for part in analysis.parts[:MAX_PARTS]:
+            found = self.searcher.retrieve(self.lexicon.expand(part.subject_text.strip() or part.text), k,
+                                           filters=asked.filters)
+            parts.append(PartRetrieval(part, found.hits, found.max_dense))
+        return Retrieval(primary.query, primary.filters, primary.mode, hits, primary.gate_hits, primary.max_dense,
+                         tuple(parts))
 
-    def gate(self, condensed: Condensed, retrieval: Retrieval, snap: Snapshot) -> GateDecision:
+    def gate(
+        self, condensed: Condensed, analysis: QuestionAnalysis, retrieval: Retrieval, snap: Snapshot,
+    ) -> GateDecision:
+        """First the evidence (``gate.decide``), then the scope: the texts the question cites must
+        exist in the corpus, each part's subject must be treated by a section, and what the question
+        takes for granted must be supported (else the answer says so first)."""
         question = condensed.standalone
         scope = snap.doc_text("circulaire") if re.search(r"circulaire|6519", question, re.I) else ""
         expanded = self.lexicon.expand(question)
-        return decide(
+        parts_dense = [p.max_dense for p in retrieval.parts]
+        decision = decide(
             expanded,
             retrieval.judged[:6],
             thresholds=self.settings.gate,
             idf=snap.idf,
             anchored=self.lexicon.has_anchor(expanded),
-            max_dense=retrieval.max_dense,
+            max_dense=max([retrieval.max_dense, *parts_dense]),
             scope_text=scope,
         )
+        if decision.reason == LOW_SIMILARITY and self._method_question(analysis):
+            decision = replace(decision, refused=False, reason="")  # the doctrine's own question
+        if decision.refused:
+            return decision
+        corpus = self._generation_data()[1]
+        invented = [r for r in analysis.references if not reference_found(r, corpus)]
+        if invented:
+            return replace(decision, refused=True, reason=INVENTED_REFERENCE, missing_reference=invented[0].label)
+        if analysis.intent == "draft" or is_english(question):
+            return decision  # the subject analysis reads French; an English question is judged on evidence
+        t = self.settings.gate
+        sections = self._section_texts(snap, retrieval.hits)
+        everyday = t.everyday_dense if decision.anchored else t.everyday_dense_unanchored
+        whole = max([retrieval.max_dense, *parts_dense])
+        verdicts = [
+            judge_part(p.part, sections + self._section_texts(snap, p.hits), p.dense, max(whole, p.dense),
+                       idf=snap.idf, general=self.general, general_weight=t.general_weight, threshold=t.scope,
+                       everyday_dense=everyday)
+            for p in retrieval.parts
+        ]
+        not_covered = tuple(", ".join(v.missing) or v.part.text for v in verdicts if not v.covered)
+        if verdicts and all(not v.covered for v in verdicts):
+            return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED, not_covered=not_covered)
+        families = self.rules["claims"]["families"]
+        premises = []
+        for claim in analysis.claims:
+            found = self.searcher.retrieve(self.lexicon.expand(claim.text), CLAIM_HITS,
+                                           filters=condensed.question.filters)
+            texts = [text for _, text in self._section_texts(snap, found.hits + retrieval.hits)]
+            if not claim_supported(claim, texts, families):
+                premises.append(claim.text)
+        return replace(decision, not_covered=not_covered, premises=tuple(premises))
 
     def finish(
         self, asked: Question, condensed: Condensed, retrieval: Retrieval, decision: GateDecision,
         generated: Generated, request: GenerationRequest, notices: list[Notice], timings: dict[str, float],
-        t_start: float,
+        t_start: float, draft: DraftReply | None = None,
     ) -> Answer:
-        checked = check_answer(generated.text, generated.citations, self.wording)
+        checked = check_answer(generated.text, generated.citations, self.wording, echo=asked.text)
         problems = checked.problems + verify_citations(checked.citations, self.wording)
         if any(c.doc_id == CIRCULAR_ID for c in checked.citations):
             notices.append(self._notice("info", "circular_caveat"))
         related = numbered_sources(retrieval.hits[:RELATED], request.sections) if decision.refused else []
         answer_text = checked.text
+        if not decision.refused and decision.premises:
+            answer_text = self.wording.text("answer.premise_unsupported", claims=" ; ".join(decision.premises)) \
+                + "\n\n" + answer_text
+        if not decision.refused and decision.not_covered:
+            answer_text += "\n\n" + self.wording.text("answer.partly_covered", subject=" ; ".join(decision.not_covered))
         if decision.refused and related:
             answer_text += (
                 "\n\n"
@@ -212,6 +317,7 @@ class AnswerChain:
             problems=problems,
             decision=decision,
             retrieval=retrieval,
+            draft_request=draft.request if draft is not None else None,
         )
 
     # -- helpers
@@ -236,7 +342,43 @@ class AnswerChain:
         name = self.wording.text("answer.fallback_generator", name=self.extractive.name)
         return Generated(generated.text, generated.citations, name)
 
-    def _refusal(self, decision: GateDecision) -> str:
+    def _refusal(self, decision: GateDecision, retrieval: Retrieval) -> str:
+        if decision.reason == INVENTED_REFERENCE:
+            return self.wording.text("answer.refused_invented", reference=decision.missing_reference)
         if decision.missing_reference:
             return self.wording.text("answer.refused_reference", reference=decision.missing_reference)
+        if decision.reason == SUBJECT_NOT_COVERED:
+            return self.wording.text("answer.refused_subject", subject=" ; ".join(decision.not_covered))
         return self.wording.text("answer.refused")
+
+    def _method_question(self, analysis: QuestionAnalysis) -> bool:
+        """How to proceed with a purchase, nothing else asked: the doctrine's method answers it."""
+        return (analysis.answer_type in ("procedure", "open", "list")
+                and all(t in self.general for t in analysis.subject)
+                and purchase_context(analysis, self.settings.prompts_dir))
+
+    def _generation_data(self) -> tuple[dict[str, str], str]:
+        """Per committed index generation: the corpus' accented spellings (to restore accents a
+        question was typed without) and its folded text (to look up the references a question cites)."""
+        snap = self.searcher.reader.snapshot()
+        cached = self._per_generation
+        if cached is None or cached[0] != snap.generation:
+            accents = accent_map(p.text for p in snap.passages)
+            corpus = fold(" ".join(
+                [f"{m.get('title', '')} {m.get('reference') or ''}" for m in snap.docs.values()]
+                + [f"{s.section} {s.text}" for s in snap.sections.values()]
+            ))
+            cached = (snap.generation, accents, corpus)
+            self._per_generation = cached
+        return cached[1], cached[2]
+
+    @staticmethod
+    def _section_texts(snap: Snapshot, hits: Sequence[Hit]) -> list[tuple[str, str]]:
+        """The sections of ``hits`` (once each), with their document title and headings."""
+        out = []
+        for section_id in dict.fromkeys(h.section_id for h in hits):
+            section = snap.sections.get(section_id)
+            if section is not None:
+                title = snap.docs.get(section.doc_id, {}).get("title", "")
+                out.append((section_id, f"{title} {section.section} {section.text}"))
+        return out

@@ -35,9 +35,13 @@ def markers(text: str) -> list[int]:
     return [int(m) for m in _MARKER.findall(text)]
 
 
-def check_answer(text: str, sources: Sequence[Citation], wording: Wording | None = None) -> CheckResult:
+def check_answer(
+    text: str, sources: Sequence[Citation], wording: Wording | None = None, echo: str = "",
+) -> CheckResult:
     """Drop markers that point nowhere, flag quotes not found in the cited source.
 
+    ``echo`` is what the user wrote: a quoted span repeating their own words (a refusal naming the
+    reference they asked about, a draft quoting their object) is theirs, not a citation.
     Returns the cleaned text, the citations actually used (numbering kept), and the problems found
     (in French, for the notice shown to the user).
     """
@@ -49,8 +53,11 @@ def check_answer(text: str, sources: Sequence[Citation], wording: Wording | None
         problems.append(wording.text("answer.marker_removed", markers=", ".join(f"[{n}]" for n in bad)))
         text = _MARKER.sub(lambda m: "" if int(m.group(1)) in bad else m.group(0), text)
         text = re.sub(r"[ \t]+([.,;:])", r"\1", text)
+    echoed = squash(echo).lower()
     for match in _QUOTED.finditer(text):
         quote = next(g for g in match.groups() if g)
+        if echoed and squash(quote).lower() in echoed:
+            continue
         tail = text[match.end() : match.end() + 12]
         cited = [int(m) for m in _MARKER.findall(tail)]
         pool = [by_n[n] for n in cited if n in by_n] or list(sources)

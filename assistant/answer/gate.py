@@ -1,10 +1,11 @@
-"""Evidence gate: decide whether the retrieved passages can support an answer at all.
+"""Evidence gate, first pass: refuse what no passage can support at all.
 
-Refusing is better than answering from general knowledge. Three signals, thresholds calibrated
-on the evaluation cases (evals/README.md): the best dense similarity, the share of the question's
-informative terms found in the best passages, and legal references (article, annexe) cited by the
-question that appear nowhere in the retrieved text (an invented provision). The calibration is
-``config.GateThresholds`` (``settings.gate``): its values, and the reference fusion the gate judges.
+Refusing is better than answering from general knowledge. This pass reads the retrieval only: no
+passage, a best dense similarity under ``min_dense`` (off-topic), an article or annexe the named
+text never mentions (an invented provision), or, when dense search is down, too few of the
+question's terms in the best passages. Whether the texts treat the question's subject, know the
+texts it cites and support what it takes for granted is the second pass (``scope.py``, in the
+chain). The calibration is ``config.GateThresholds`` (``settings.gate``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ NO_PASSAGE = "no_passage"
 MISSING_REFERENCE = "missing_reference"
 TERMS_ABSENT = "terms_absent"
 LOW_SIMILARITY = "low_similarity"
-OUT_OF_DOMAIN = "out_of_domain"
+SUBJECT_NOT_COVERED = "subject_not_covered"
+INVENTED_REFERENCE = "invented_reference"
 
 
 def informative_terms(question: str) -> set[str]:
@@ -118,13 +120,7 @@ def decide(
         return verdict(True, MISSING_REFERENCE)
     degraded = top_dense <= DEGRADED  # dense search was unavailable: judge on the terms alone
     if degraded:
-        return verdict(overlap < t.unanchored_overlap, TERMS_ABSENT)
+        return verdict(overlap < t.degraded_overlap, TERMS_ABSENT)
     if top_dense < t.min_dense:
         return verdict(True, LOW_SIMILARITY)
-    if is_english(question):
-        return verdict(False)
-    if not anchored and (overlap < t.unanchored_overlap or top_dense < t.unanchored_dense):
-        return verdict(True, OUT_OF_DOMAIN)
-    if overlap < t.weak_overlap and top_dense < t.weak_dense:
-        return verdict(True, TERMS_ABSENT)
     return verdict(False)

@@ -47,6 +47,8 @@ def _allowed(meta: dict, filters: Filters) -> bool:
         return False
     if filters.doc_ids and meta.get("doc_id") not in filters.doc_ids:
         return False
+    if filters.official_only and meta.get("origin", "knowledge") != "knowledge":
+        return False
     return not (filters.in_force_on and not doc_in_force(meta, filters.in_force_on))
 
 

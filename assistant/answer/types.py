@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol
 
+from assistant.answer.analysis import Part, QuestionAnalysis
 from assistant.config import RetrievalMode
 from assistant.index.chunking import SectionRecord
 
@@ -28,10 +29,11 @@ class Filters(NamedTuple):
     kinds: tuple[str, ...] = ()
     in_force_on: date | None = None
     doc_ids: tuple[str, ...] = ()
+    official_only: bool = False  # the official corpus only: files added by users are left out
 
     @property
     def active(self) -> bool:
-        return bool(self.kinds or self.in_force_on or self.doc_ids)
+        return bool(self.kinds or self.in_force_on or self.doc_ids or self.official_only)
 
 
 class Hit(NamedTuple):
@@ -50,6 +52,8 @@ class Hit(NamedTuple):
     kind: str
     date: str | None
     confidence: str
+    status: str = "en_vigueur"  # en_vigueur | projet | proposition | abroge | expire
+    origin: str = "knowledge"  # knowledge (the official corpus) | user (a file someone added)
 
     @classmethod
     def from_meta(
@@ -62,12 +66,14 @@ class Hit(NamedTuple):
             section_id=section_id, text=text, score=score, dense=dense, bm25=bm25,
             source_url=str(meta.get("source_url") or ""), kind=str(meta.get("kind", "")),
             date=meta.get("date") or None, confidence=str(meta.get("confidence", "")),
+            status=str(meta.get("status") or "en_vigueur"), origin=str(meta.get("origin") or "knowledge"),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title, "section": self.section,
             "text": self.text, "score": round(self.score, 4), "source_url": self.source_url,
+            "status": self.status, "origin": self.origin,
         }
 
 
@@ -86,13 +92,15 @@ class Citation(NamedTuple):
     date: str | None = None
     kind: str = ""
     confidence: str = ""
+    status: str = "en_vigueur"
+    origin: str = "knowledge"
 
     @classmethod
     def from_hit(cls, n: int, hit: Hit, quote: str, passage: str) -> Citation:
         return cls(
             n=n, doc_id=hit.doc_id, title=hit.title, section=hit.section, quote=quote, source_url=hit.source_url,
             score=hit.score, chunk_id=hit.chunk_id, passage=passage, date=hit.date, kind=hit.kind,
-            confidence=hit.confidence,
+            confidence=hit.confidence, status=hit.status, origin=hit.origin,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -100,7 +108,7 @@ class Citation(NamedTuple):
             "n": self.n, "doc_id": self.doc_id, "title": self.title, "section": self.section,
             "quote": self.quote, "source_url": self.source_url, "score": round(float(self.score), 4),
             "chunk_id": self.chunk_id, "passage": self.passage, "date": self.date, "kind": self.kind,
-            "confidence": self.confidence,
+            "confidence": self.confidence, "status": self.status, "origin": self.origin,
         }
 
 
@@ -135,6 +143,19 @@ class Condensed:
 
 
 @dataclass(frozen=True)
+class PartRetrieval:
+    """The search of one part of the question on its subject alone (context words left out)."""
+
+    part: Part
+    hits: tuple[Hit, ...]
+    max_dense: float
+
+    @property
+    def dense(self) -> float:
+        return max([self.max_dense, *(h.dense for h in self.hits[:5])])
+
+
+@dataclass(frozen=True)
 class Retrieval:
     """What a search found: the ranked ``hits``, and the signals the evidence gate reads.
 
@@ -150,6 +171,7 @@ class Retrieval:
     hits: tuple[Hit, ...] = ()
     gate_hits: tuple[Hit, ...] = ()
     max_dense: float = 0.0
+    parts: tuple[PartRetrieval, ...] = ()  # one search per part of the question, on its subject
 
     @property
     def judged(self) -> tuple[Hit, ...]:
@@ -172,17 +194,21 @@ class GateDecision:
     overlap: float
     missing_reference: str | None
     anchored: bool = True
+    not_covered: tuple[str, ...] = ()  # parts of the question the texts do not treat (the user's words)
+    premises: tuple[str, ...] = ()  # claims the question takes for granted that no indexed text supports
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What a generator writes from: the standalone question, its focus, the ranked hits, ``k``."""
+    """What a generator writes from: the standalone question, its focus, the ranked hits, ``k``,
+    and the question's analysis (its subject, the kind of answer wanted)."""
 
     question: str
     focus: str | None
     hits: tuple[Hit, ...]
     k: int
     sections: SectionLookup
+    analysis: QuestionAnalysis | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +218,22 @@ class Generated:
     text: str
     citations: tuple[Citation, ...]
     generator: str
+
+
+@dataclass(frozen=True)
+class DraftReply:
+    """A drafting request typed in the chat, drafted: the text with ``[n]`` markers, its citations,
+    and the request read from the message (to prefill the drafting form)."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    request: dict[str, Any]
+
+
+class DraftResponder(Protocol):
+    """Drafts what a chat message asks to draft (built by the pipeline from the draft package)."""
+
+    def __call__(self, message: str) -> DraftReply: ...
 
 
 @dataclass(frozen=True)
@@ -215,6 +257,15 @@ class Answer:
     decision: GateDecision | None = None
     retrieval: Retrieval | None = None
     id: str | None = None
+    draft_request: dict[str, Any] | None = None  # a drafting request read from the message (prefills the form)
+
+    @property
+    def premises(self) -> tuple[str, ...]:
+        return self.decision.premises if self.decision is not None else ()
+
+    @property
+    def not_covered(self) -> tuple[str, ...]:
+        return self.decision.not_covered if self.decision is not None else ()
 
     @property
     def gate(self) -> dict[str, Any]:
@@ -240,5 +291,8 @@ class Answer:
             "related": [c.to_json() for c in self.related],
             "notices": [n.text for n in self.notices],
             "citation_problems": self.problems,
+            "unsupported_premises": list(self.premises),
+            "not_covered": list(self.not_covered),
+            "draft_request": self.draft_request,
         }
         return data

@@ -61,6 +61,7 @@ class PipelineSystem:
         return SystemOutput(
             answer=answer.answer, refused=answer.refused, citations=list(answer.citations),
             retrieved_doc_ids=[h.doc_id for h in hits], latency_ms=latency, query=query, generator=answer.generator,
+            premise_rejected=bool(answer.premises),
         )
 
     def close(self) -> None:

@@ -1,0 +1,273 @@
+"""Question analysis: what is asked, about what, in which context, asserting what.
+
+A buyer's question mixes the subject (« quel seuil de publicité », « la réversibilité ») with the
+context of their purchase (« pour notre outil Kairos », « au ministère des Sports ») and sometimes
+with claims they take for granted (« le quota de 30 % imposé par la circulaire », « le décret
+n° 2026-518 »). The scope decision must weigh the subject only, the premise check must look up the
+claims, and the composer must know the kind of answer wanted. All of it is computed here, from
+the text alone, with rules whose word lists are data (``prompts/analysis.yaml``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from assistant.text import fold, tokens
+
+AnswerType = str  # figure | date | actor | list | yesno | procedure | definition | draft | open
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A text the question cites: « décret n° 2026-518 », « annexe 7 », « règle R22 »…"""
+
+    kind: str  # decret, arrete, circulaire, loi, article, annexe, fiche, regle, critere, nor, version, paragraphe…
+    label: str  # as written by the user
+    keys: tuple[str, ...]  # folded strings that must appear (together) in a text that has it
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Something the question takes for granted (« puisque la circulaire impose un quota de 30 % »)."""
+
+    text: str  # the clause as written
+    kind: str  # quantity | deadline | obligation | ban | sanction | ranking | scope
+    values: tuple[str, ...]  # folded figures/dates that a supporting text must contain
+    terms: frozenset[str]  # stems of what the claim is about
+
+
+@dataclass(frozen=True)
+class Part:
+    """One question of a multi-part message."""
+
+    text: str
+    subject: frozenset[str]
+    subject_text: str
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    text: str
+    intent: str  # question | draft
+    answer_type: AnswerType
+    subject: frozenset[str]  # stems the question is about
+    context: frozenset[str]  # stems of the buyer's context (their tool, service, ministry)
+    subject_text: str
+    parts: tuple[Part, ...] = ()
+    references: tuple[Reference, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    names: tuple[str, ...] = field(default=())  # proper names of the buyer's own things (tools, services)
+
+    @property
+    def multi_part(self) -> bool:
+        return len(self.parts) > 1
+
+
+@lru_cache(maxsize=4)
+def _rules(path: str) -> dict:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+
+
+def rules(prompts_dir: Path) -> dict:
+    return _rules(str(prompts_dir / "analysis.yaml"))
+
+
+_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=\S)")
+_QUOTED_NAME = re.compile(r"[«\"“]\s*([^»\"”]{2,40}?)\s*[»\"”]")
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zà-ÿ]+(?:[A-Z][a-zà-ÿ]+)*)\b")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+def _context_spans(sentence: str, markers: list[str]) -> list[tuple[int, int]]:
+    """Spans of the buyer's context: a preposition followed by a possessive or demonstrative
+    determiner (« pour notre outil de visioconférence »), up to the next comma or clause break."""
+    pattern = re.compile(
+        r"\b(?:" + "|".join(markers) + r")\s+(?:notre|nos|mon|ma|mes|votre|vos|leur|leurs|ce|cet|cette|ces)\b"
+        r"[^,;:?!()]*",
+        re.IGNORECASE,
+    )
+    return [m.span() for m in pattern.finditer(sentence)]
+
+
+def _object_spans(sentence: str, r: dict) -> list[tuple[int, int]]:
+    """What the buyer is buying: the complement of a purchase object (« outil de gestion des
+    congés » -> « gestion des congés ») and the object of a purchase verb (« choisir la solution de
+    billetterie du musée »)."""
+    folded = fold(sentence)
+    objects = "|".join(re.escape(o) for o in r["purchase_objects"])
+    verbs = "|".join(re.escape(v) for v in r["purchase_verbs"])
+    stop = r"(?=\s+(?:sans|avec|selon|hors|sauf|si|quand|lorsque|afin|pour|sur|en|au regard|conformement)\b|[,;:?!()]|$)"
+    spans = [m.span(1) for m in re.finditer(
+        rf"\b(?:{objects})\s+((?:de|d'|du|des)\s*.*?){stop}", folded)]
+    spans += [m.span(1) for m in re.finditer(
+        rf"\b(?:{verbs})\s+((?:le|la|les|l'|un|une|des|notre|nos|son|sa|ses|leur|leurs|ce|cet|cette|ces)\b.*?){stop}",
+        folded)]
+    return spans
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _strip_spans(text: str, spans: list[tuple[int, int]]) -> tuple[str, str]:
+    kept, removed, last = [], [], 0
+    for start, end in sorted(spans):
+        kept.append(text[last:start])
+        removed.append(text[start:end])
+        last = end
+    kept.append(text[last:])
+    return " ".join(kept), " ".join(removed)
+
+
+def _stems(text: str, synonyms: dict[str, str]) -> frozenset[str]:
+    """Stems of ``text``, jargon read as its expansion (« appli » -> « application »)."""
+    folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(text)))} "
+    found = [key for key in synonyms if f" {key} " in folded]
+    out = set(tokens(text))
+    for key in found:
+        out -= set(tokens(key))
+    for key in found:
+        out |= set(tokens(synonyms[key]))
+    return frozenset(out)
+
+
+def _answer_type(question: str, r: dict) -> AnswerType:
+    q = fold(question)
+    for kind in ("draft", "definition", "procedure", "date", "figure", "actor", "list", "yesno"):
+        if any(re.search(p, q) for p in r["answer_types"][kind]):
+            return kind
+    return "open"
+
+
+def _references(text: str, r: dict) -> tuple[Reference, ...]:
+    out: list[Reference] = []
+    folded = fold(text)
+    for kind, pattern in r["references"].items():
+        for m in re.finditer(pattern, folded):
+            keys = tuple(k for k in (m.groupdict().get("a"), m.groupdict().get("b")) if k)
+            label = text[m.start():m.end()] if len(text) == len(folded) else m.group(0)
+            out.append(Reference(kind, label.strip(), tuple(re.sub(r"\s+", " ", k).strip() for k in keys)))
+    return tuple(out)
+
+
+_NUMBER_UNIT = re.compile(
+    r"\b(\d+(?:[ ,.]\d+)*)\s*(%|pour ?cent|points?|k€|m€|€|euros?|millions?|milliards?|jours?|mois|ans|années|heures?|h\b)",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(1er|[0-9]{1,2})\s+(janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
+    r"(?:\s+(20[0-9]{2}))?\b"
+)
+
+
+def _claims(text: str, r: dict) -> tuple[Claim, ...]:
+    """Clauses asserted as true: introduced by a presupposition marker, or a declarative clause
+    stating an obligation, ban, sanction, figure or deadline about the doctrine."""
+    out: list[Claim] = []
+    folded = fold(text)
+    markers = r["claims"]["presupposition"]
+    families = r["claims"]["families"]
+    clauses = re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", folded)
+    for clause in clauses:
+        asserted = any(re.search(p, clause) for p in markers)
+        kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
+        values = [f"{m.group(1)} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
+        values += [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
+        if not (asserted or (kinds and values)):
+            continue
+        if not kinds and not values:
+            continue
+        kind = kinds[0] if kinds else ("deadline" if _DATE.search(clause) else "quantity")
+        terms = frozenset(t for t in tokens(clause) if not t.isdigit()) - frozenset(tokens(" ".join(markers)))
+        out.append(Claim(clause.strip(" ,;:?"), kind, tuple(values), terms))
+    return tuple(out)
+
+
+@lru_cache(maxsize=4)
+def general_stems(prompts_dir: Path) -> frozenset[str]:
+    """Stems of everyday French words (``prompts/mots-courants.txt``): weak evidence of a subject."""
+    path = prompts_dir / "mots-courants.txt"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return frozenset(t for line in lines if line and not line.startswith("#") for t in tokens(line))
+
+
+@lru_cache(maxsize=4)
+def _frame(path: str) -> frozenset[str]:
+    return frozenset(tokens(_rules(path)["question_frame"]))
+
+
+def normalise(text: str, prompts_dir: Path) -> str:
+    """Messaging abbreviations spelt out (« qd » -> « quand », « presta » -> « prestataire »)."""
+    table = rules(prompts_dir).get("abbreviations") or {}
+
+    def spell(match: re.Match[str]) -> str:
+        word = match.group(0)
+        return str(table.get(word.lower(), word))
+
+    return re.sub(r"(?<![\w'-])[A-Za-z]+(?![\w'-])", spell, text)
+
+
+def purchase_context(analysis: QuestionAnalysis, prompts_dir: Path) -> bool:
+    """The buyer describes something they buy (an object of purchase or a purchase verb)."""
+    r = rules(prompts_dir)
+    words = set(tokens(" ".join(r["purchase_objects"] + r["purchase_verbs"])))
+    return bool(words & (set(analysis.context) | set(tokens(analysis.text))))
+
+
+def analyse(
+    question: str, prompts_dir: Path, generic: frozenset[str] = frozenset(),
+    synonyms: dict[str, str] | None = None,
+) -> QuestionAnalysis:
+    """Split a question into subject and context, and read its intent, answer type, references and claims.
+
+    ``generic``: stems that say nothing about the subject (the domain's everyday words);
+    ``synonyms``: the jargon lexicon (folded key -> expansion); a subject written in jargon
+    (« snc », « appli ») is read as its expansion.
+    """
+    r = rules(prompts_dir)
+    generic = generic | _frame(str(prompts_dir / "analysis.yaml"))
+    sentences = _sentences(question)
+    asked = [s for s in sentences if s.endswith("?")] or sentences[-1:] or [question]
+    narrative = [s for s in sentences if s not in asked]
+    parts: list[Part] = []
+    context_text = " ".join(narrative)
+    names: list[str] = [m.group(1) for m in _QUOTED_NAME.finditer(question)]
+    for sentence in asked:
+        spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+        subject_text, removed = _strip_spans(sentence, _merge(spans))
+        context_text += " " + removed
+        stems = _stems(subject_text, synonyms or {}) - generic
+        parts.append(Part(sentence, stems, subject_text))
+    # A short question after a narrative (« On veut un outil de paie. Par quoi commencer ? »): the
+    # narrative says what the buyer wants to do; its purchase vocabulary is context, not subject.
+    names += [m.group(1) for m in _CAPITALISED.finditer(question) if fold(m.group(1)) not in r["not_names"]]
+    name_stems = frozenset(t for n in names for t in tokens(n))
+    subject = frozenset().union(*(p.subject for p in parts)) - name_stems if parts else frozenset()
+    context = (frozenset(tokens(context_text)) | name_stems) - subject
+    answer_type = _answer_type(question, r)
+    # « Je dois rédiger la note : sur quels textes m'appuyer ? » asks a question, not for a draft.
+    asks_information = bool(re.search(r"\b(quel|quelle|quels|quelles|comment|pourquoi|combien|ou|qui)\b[^?]*\?\s*$",
+                                      fold(asked[-1]))) if asked else False
+    if answer_type == "draft" and asks_information and not re.search(
+            r"\b(redige|redigez|ecris|ecrivez)\b", fold(asked[-1])):
+        answer_type = _answer_type(re.sub(r"(?i)r[ée]dig\w*|[ée]cri\w*", "", question), r)
+    intent = "draft" if answer_type == "draft" else "question"
+    return QuestionAnalysis(
+        text=question, intent=intent, answer_type=answer_type, subject=subject, context=context,
+        subject_text=" ".join(p.subject_text for p in parts), parts=tuple(parts),
+        references=_references(question, r), claims=_claims(question, r), names=tuple(dict.fromkeys(names)),
+    )

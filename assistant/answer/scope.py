@@ -1,0 +1,153 @@
+"""Scope: does an indexed section treat the subject of the question (not its context)? Does the
+corpus know the texts the question cites, and support the claims it takes for granted?
+
+The old gate asked whether the question's words, weighted by rarity, were found in the best
+passages; a buyer's own tool name is the rarest word of all, so in-scope questions were refused,
+while a question on VAT or pay shared enough purchasing and IT vocabulary to be answered. Here the
+subject's stems (``analysis.py``) must be found together in one section, weighted by how rare they
+are in the corpus (a subject word the corpus never uses weighs the most) and discounted when they
+are everyday French; the score adds the dense similarity of the subject to its best passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from assistant.answer.analysis import Claim, Part, Reference
+from assistant.text import fold, tokens
+
+
+def same_word(a: str, b: str) -> bool:
+    """Two stems of one word (« reversibl » / « reversibil »): a common prefix of at least six
+    letters, the shorter stem missing at most its last letter."""
+    if a == b:
+        return True
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common >= 6 and common >= min(len(a), len(b)) - 1
+
+
+def present(term: str, vocabulary: frozenset[str] | set[str]) -> bool:
+    if term in vocabulary:
+        return True
+    if len(term) < 6 or any(ch.isdigit() for ch in term):
+        return False
+    return any(same_word(term, other) for other in vocabulary)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    share: float  # weighted share of the subject found in the best section
+    section_id: str | None
+    missing: tuple[str, ...]  # subject stems absent from that section, heaviest first
+
+
+def coverage(
+    subject: Iterable[str],
+    sections: Iterable[tuple[str, str]],  # (section_id, text with its document title and headings)
+    idf: Callable[[str], float],
+    general: frozenset[str] = frozenset(),
+    general_weight: float = 1.0,
+) -> Coverage:
+    """IDF-weighted share of the subject found in the best section. Everyday words (``general``)
+    weigh ``general_weight`` of their IDF, unless the subject is made of nothing else; numbers are
+    values, not subject (the premise check looks them up)."""
+    terms = sorted((t for t in set(subject) if not any(ch.isdigit() for ch in t)), key=lambda t: (-idf(t), t))
+    if not terms:
+        return Coverage(1.0, None, ())
+    discount = general_weight if any(t not in general for t in terms) else 1.0
+    weights = {t: idf(t) * (discount if t in general else 1.0) for t in terms}
+    total = sum(weights.values()) or 1.0
+    best = Coverage(0.0, None, tuple(terms))
+    for section_id, text in sections:
+        vocab = frozenset(tokens(text))
+        found = [t for t in terms if present(t, vocab)]
+        share = sum(weights[t] for t in found) / total
+        if share > best.share:
+            best = Coverage(share, section_id, tuple(t for t in terms if t not in found))
+    return best
+
+
+def surface_words(text: str, stems: Iterable[str]) -> list[str]:
+    """The words of ``text`` (as the user wrote them) whose stem is in ``stems``."""
+    wanted = set(stems)
+    return [w for w in dict.fromkeys(re.findall(r"[\w'-]+", text)) if set(tokens(w)) & wanted]
+
+
+@dataclass(frozen=True)
+class PartVerdict:
+    part: Part
+    covered: bool
+    score: float
+    missing: tuple[str, ...]  # the user's words the texts do not treat
+
+
+def judge_part(
+    part: Part, sections: Sequence[tuple[str, str]], dense: float, whole_dense: float, *,
+    idf: Callable[[str], float], general: frozenset[str], general_weight: float, threshold: float,
+    everyday_dense: float,
+) -> PartVerdict:
+    """Covered when subject coverage + dense similarity reaches ``threshold``. A subject made only
+    of everyday words (« on met de l'argent de côté pour partir ? ») proves nothing by its words:
+    it is judged on meaning (``everyday_dense``)."""
+    specific = [t for t in part.subject if t not in general and not any(ch.isdigit() for ch in t)]
+    if not specific:
+        if not part.subject or whole_dense >= everyday_dense:
+            return PartVerdict(part, True, whole_dense, ())
+        cov = coverage(part.subject, sections, idf)
+        return PartVerdict(part, False, whole_dense, tuple(surface_words(part.subject_text, cov.missing)))
+    cov = coverage(part.subject, sections, idf, general, general_weight)
+    score = cov.share + dense
+    return PartVerdict(part, score >= threshold, score, tuple(surface_words(part.subject_text, cov.missing)))
+
+
+# ---------------------------------------------------------------- references and claims
+
+_KEYWORD = {"fiche": r"fiches?", "critere": r"criteres?", "paragraphe": r"(?:paragraphe|point|section|§)"}
+
+
+def reference_found(ref: Reference, corpus: str) -> bool:
+    """Whether the corpus (folded text) mentions the reference: its number, date or code, next to
+    its keyword when the number alone would match anything (« fiche 12 », « critère 95 »)."""
+    key = re.escape(ref.keys[0]).replace(r"\ ", r"\s+")
+    if ref.kind in _KEYWORD:
+        pattern = rf"{_KEYWORD[ref.kind]}\W+(?:n[°o]?\s*)?{key}(?![0-9.])"
+    elif ref.kind.startswith("version") and len(ref.keys) > 1:
+        name = re.escape(ref.keys[1]).replace(r"\ ", r"[\s-]+")
+        pattern = (rf"{name}\W+(?:version\s+|v\s*)?{key}(?![0-9])"
+                   rf"|(?:version|v)\s*{key}(?![0-9])\W+(?:\w+\W+){{0,2}}{name}")
+    elif ref.kind == "regle":
+        spaced = key.replace("r", r"r\s?", 1)
+        pattern = rf"\b{spaced}\b"
+    else:
+        pattern = rf"(?<![0-9]){key}(?![0-9])"
+    return re.search(pattern, corpus) is not None
+
+
+def _value_pattern(value: str) -> str:
+    number = value.partition(" ")[0]
+    digits = re.sub(r"[ ,.]", "", number)
+    return (r"[\s.,]?".join(re.escape(d) for d in digits) if len(digits) > 3 else re.escape(number)) + r"(?![0-9])"
+
+
+def claim_supported(claim: Claim, sections: Iterable[str], families: Mapping[str, Sequence[str]]) -> bool:
+    """A claim is supported when one section holds its figures or dates (all of them) and at least
+    half of what it is about; a claim without figures, when one section states the kind of rule it
+    asserts (a ban, a sanction…) together with most of what it is about."""
+    terms = set(claim.terms)
+    for text in sections:
+        folded = fold(text)
+        vocab = frozenset(tokens(text))
+        about = sum(1 for t in terms if present(t, vocab)) / max(1, len(terms))
+        if claim.values:
+            if about >= 0.5 and all(re.search(rf"(?<![0-9]){_value_pattern(v)}", folded) for v in claim.values):
+                return True
+            continue
+        if about >= 0.6 and any(re.search(p, folded) for p in families.get(claim.kind, ())):
+            return True
+    return False

@@ -1,0 +1,124 @@
+"""A drafting request typed in the chat (« Rédige la justification de… ») becomes a draft.
+
+The route, the objectives and the exception are read from the message with the rules of
+``prompts/analysis.yaml``; what the message does not say stays « À compléter » in the draft, as in
+the drafting form. The text is the drafter's own (templates, verified evidence), shown in the chat
+with its citations, together with the request read, so the app can open the drafting tab prefilled.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.answer.analysis import rules
+from assistant.answer.types import Citation, DraftReply
+from assistant.draft.drafter import Draft, Drafter
+from assistant.text import fold
+from assistant.wording import load_wording
+
+# When the message names no route: the first step of the method (the draft then asks the buyer to
+# complete what was examined), and the first objective.
+DEFAULT_ROUTE = "mutualisee"
+DEFAULT_CRITERION = "performance_metier"
+# A build route implies the earlier steps were examined: the furthest step named wins.
+_ROUTE_ORDER = ("faire_avec", "faire_faire", "faire", "sur_etagere", "mutualisee")
+_OBJECT = re.compile(
+    r"\b(?:un|une|le|la|l'|les|des|notre|nos|d'un|d'une|du)\s+((?:nouvel|nouveau|nouvelle|futur|futurs|future)?\s*"
+    r"(?:outil|logiciel|application|appli|solution|plateforme|service|saas|site|portail|syst[eè]me|progiciel|"
+    r"marché|licence|hébergement|messagerie|suite)\b[^,;:.?!]*?)(?=\s+(?:après|car|parce|puisque|en insistant|"
+    r"afin|et en|alors)\b|[,;:.?!]|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ChatDraftRequest:
+    """What the message says: the object bought, the route retained, the objectives, the exception."""
+
+    object: str
+    route: str | None
+    criteria: tuple[str, ...]
+    exception: str | None
+
+    def as_request(self) -> dict[str, Any]:
+        context = {"exception": self.exception} if self.exception else {}
+        return {"object": self.object, "route": self.route or DEFAULT_ROUTE,
+                "criteria": list(self.criteria) or [DEFAULT_CRITERION], "context": context}
+
+
+def _named(folded: str, table: dict[str, list[str]]) -> list[str]:
+    return [key for key, patterns in table.items() if any(re.search(p, folded) for p in patterns)]
+
+
+def _route(folded: str, r: dict[str, Any]) -> str | None:
+    """The route the message retains: mentions preceded by a word that discards them (« après avoir
+    écarté les solutions mutualisées ») are ignored; one preceded by a word that retains it wins;
+    otherwise the furthest step of the method named."""
+    rejected, retained = re.compile(r["draft_route_rejected"]), re.compile(r["draft_route_retained"])
+    kept: dict[str, bool] = {}
+    for route, patterns in r["draft_routes"].items():
+        for pattern in patterns:
+            for m in re.finditer(pattern, folded):
+                before = folded[max(0, m.start() - 60):m.start()]
+                if rejected.search(before):
+                    continue
+                kept[route] = kept.get(route, False) or bool(retained.search(before))
+    if not kept:
+        return None
+    chosen = [route for route, flag in kept.items() if flag] or list(kept)
+    return min(chosen, key=_ROUTE_ORDER.index)
+
+
+def read_request(message: str, prompts_dir: Path) -> ChatDraftRequest:
+    r = rules(prompts_dir)
+    folded = fold(message)
+    criteria = tuple(_named(folded, r["draft_criteria"]))
+    exceptions = _named(folded, r["draft_exceptions"])
+    route = _route(folded, r)
+    if route is None and exceptions:
+        route = "faire"
+    found = _OBJECT.search(message)
+    subject = found.group(1).strip() if found else message.strip()
+    exception = exceptions[0] if exceptions and route in ("faire", "faire_faire", "faire_avec") else None
+    return ChatDraftRequest(subject[:300].rstrip(" ?.!") or message[:300], route, criteria, exception)
+
+
+class ChatDrafter:
+    """The ``DraftResponder`` of the answer chain: read the message, draft, render for the chat."""
+
+    def __init__(self, drafter: Drafter, prompts_dir: Path) -> None:
+        self.drafter = drafter
+        self.prompts_dir = prompts_dir
+        self.wording = load_wording(prompts_dir)
+
+    def __call__(self, message: str) -> DraftReply:
+        chat = read_request(message, self.prompts_dir)
+        request = chat.as_request()
+        draft = self.drafter.draft(request, use_llm=False)
+        text, citations = self.render(draft, chat)
+        return DraftReply(text, tuple(citations), request)
+
+    def render(self, draft: Draft, chat: ChatDraftRequest) -> tuple[str, list[Citation]]:
+        """The route paragraph when the message named a route (or nothing at all), one paragraph per
+        objective it named, the evidence to obtain, and what is left to complete."""
+        w = self.wording
+        sections = []
+        if chat.route or not chat.criteria:
+            sections.append((w.text("draft.route_heading", label=draft.route_label), draft.route_justification))
+        if chat.criteria:
+            sections += [(s.title, s) for s in draft.sections]
+        lines = [f"**{w.text('draft.chat_title')}** — {draft.request.object}", ""]
+        to_complete: list[str] = []
+        cited: dict[int, Citation] = {}
+        for heading, section in sections:
+            lines += [f"### {heading}", "", section.paragraph, ""]
+            if section.evidence_to_request:
+                lines += [f"*{w.text('draft.evidence_heading')}* :", *[f"- {e}" for e in section.evidence_to_request], ""]
+            to_complete += [t for t in section.to_complete if t not in to_complete]
+            for c in section.citations:
+                cited.setdefault(c.n, c)
+        if to_complete:
+            lines += [f"**{w.text('draft.to_complete_heading')}** :", *[f"- {t}" for t in to_complete], ""]
+        lines.append(w.text("draft.chat_next"))
+        return "\n".join(lines).strip(), [cited[n] for n in sorted(cited)]
