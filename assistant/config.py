@@ -58,8 +58,8 @@ class GateThresholds(BaseModel):
 
     The gate refuses when the best dense similarity is under ``min_dense`` (off-topic). Then each
     part of the question must be treated by the texts (``answer/scope.py``): the rarity-weighted
-    share of its subject found in one section, plus the dense similarity of the subject to its best
-    passages, must reach ``scope``; everyday French words weigh ``general_weight`` of their rarity;
+    share of its subject found in one section, plus ``scope_dense_weight`` x the dense similarity
+    of the subject to its best passages, must reach ``scope``; everyday French words weigh ``general_weight`` of their rarity;
     a subject made of everyday words only is judged on meaning, ``everyday_dense`` (or
     ``everyday_dense_unanchored`` when the question has no word of the purchasing domain). When
     dense search is unavailable, the question's terms alone must reach ``degraded_overlap``. The
@@ -71,7 +71,8 @@ class GateThresholds(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     min_dense: float = 0.22
-    scope: float = Field(0.73, ge=0.0, le=2.0)
+    scope: float = Field(0.70, ge=0.0, le=3.0)
+    scope_dense_weight: float = Field(1.2, ge=0.0, le=3.0)
     general_weight: float = Field(0.25, ge=0.0, le=1.0)
     everyday_dense: float = 0.28
     everyday_dense_unanchored: float = 0.40

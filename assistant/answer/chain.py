@@ -264,7 +264,7 @@ class AnswerChain:
         verdicts = [
             judge_part(p.part, sections + self._section_texts(snap, p.hits), p.dense, max(whole, p.dense),
                        idf=snap.idf, general=self.general, general_weight=t.general_weight, threshold=t.scope,
-                       everyday_dense=everyday)
+                       everyday_dense=everyday, dense_weight=t.scope_dense_weight)
             for p in retrieval.parts
         ]
         not_covered = tuple(", ".join(v.missing) or v.part.text for v in verdicts if not v.covered)

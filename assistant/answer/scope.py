@@ -90,9 +90,9 @@ class PartVerdict:
 def judge_part(
     part: Part, sections: Sequence[tuple[str, str]], dense: float, whole_dense: float, *,
     idf: Callable[[str], float], general: frozenset[str], general_weight: float, threshold: float,
-    everyday_dense: float,
+    everyday_dense: float, dense_weight: float = 1.0,
 ) -> PartVerdict:
-    """Covered when subject coverage + dense similarity reaches ``threshold``. A subject made only
+    """Covered when subject coverage + ``dense_weight`` x dense similarity reaches ``threshold``. A subject made only
     of everyday words (« on met de l'argent de côté pour partir ? ») proves nothing by its words:
     it is judged on meaning (``everyday_dense``)."""
     specific = [t for t in part.subject if t not in general and not any(ch.isdigit() for ch in t)]
@@ -102,7 +102,7 @@ def judge_part(
         cov = coverage(part.subject, sections, idf)
         return PartVerdict(part, False, whole_dense, tuple(surface_words(part.subject_text, cov.missing)))
     cov = coverage(part.subject, sections, idf, general, general_weight)
-    score = cov.share + dense
+    score = cov.share + dense_weight * dense
     return PartVerdict(part, score >= threshold, score, tuple(surface_words(part.subject_text, cov.missing)))
 
 
