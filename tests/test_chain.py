@@ -182,3 +182,104 @@ def test_invoke_is_the_last_item_of_stream(pipeline: Pipeline) -> None:
     assert strip(streamed[-1]) == strip(invoked)
     assert invoked.retrieval is not None and invoked.retrieval.hits
     assert invoked.decision is not None and not invoked.decision.refused
+
+
+# ---------------------------------------------------------------- questions nobody tuned for
+
+
+def test_a_neighbouring_field_is_refused_naming_what_is_not_covered(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Quelle est la durée maximale de la période d'essai d'un administrateur "
+                                   "systèmes recruté en CDD pour notre projet cloud ?")
+    assert answer.refused and answer.decision.reason == "subject_not_covered", answer.gate
+    assert "ne traitent pas de ce point" in answer.answer and "essai" in answer.answer
+    assert answer.citations == []
+
+
+def test_an_unknown_tool_name_does_not_make_a_method_question_refused(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Pour notre futur outil « Pégase » de suivi des stages, par quoi je commence "
+                                   "avant d'acheter ?")
+    assert not answer.refused, answer.gate
+    _verify(answer)
+    assert "circulaire-2026-achat-numerique" in {c.doc_id for c in answer.citations}
+    assert re.search(r"mutualis", answer.answer, re.IGNORECASE)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Que prévoit le décret n° 2026-9876 sur les achats de logiciels d'IA ?",
+        "Dans la fiche pratique n° 41 de la DINUM, quels critères sont listés pour un SaaS ?",
+        "La règle R31 de la doctrine cloud au centre impose-t-elle un audit annuel ?",
+        "Résume l'arrêté du 17 octobre 2026 sur le catalogue des solutions mutualisées.",
+    ],
+)
+def test_invented_references_of_any_form_are_refused_without_tripping_the_citation_check(
+    pipeline: Pipeline, question: str,
+) -> None:
+    answer = pipeline.chain.invoke(question)
+    assert answer.refused and answer.decision.reason == "invented_reference", answer.gate
+    assert "Aucun texte indexé ne mentionne" in answer.answer
+    assert answer.decision.missing_reference and answer.decision.missing_reference in answer.answer
+    assert "citation non vérifiée" not in answer.answer and not answer.problems
+
+
+def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Puisque la circulaire impose une pondération minimale de 40 % pour la "
+                                   "souveraineté, comment l'appliquer dans notre règlement de consultation ?")
+    assert not answer.refused, answer.gate
+    assert answer.premises, answer.answer
+    assert answer.answer.startswith("**Non, selon les textes indexés**")
+    assert "40 %" in answer.answer.split("\n\n", 1)[0]
+    _verify(answer)
+    supported = pipeline.chain.invoke("Le seuil de dispense de publicité est-il de 60 000 € HT depuis le 1er avril 2026 ?")
+    assert not supported.premises, supported.answer  # a figure the texts give is not an invented premise
+
+
+def test_a_drafting_request_is_drafted(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Rédige un paragraphe justifiant que nous retenons un progiciel du marché pour "
+                                   "la gestion des badges, en insistant sur la réversibilité.")
+    assert answer.generator == "drafter" and not answer.refused
+    assert answer.draft_request is not None
+    assert answer.draft_request["route"] == "sur_etagere"
+    assert answer.draft_request["criteria"] == ["adaptabilite_reversibilite"]
+    assert "### " in answer.answer and "À compléter" in answer.answer
+    _verify(answer)
+
+
+def test_the_direct_answer_comes_first_and_the_sources_are_named(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité et de mise en concurrence en 2026 ?")
+    assert not answer.refused, answer.gate
+    first = answer.answer.split("\n", 1)[0]
+    assert first.startswith("**") and re.search(r"\[\d+\]", first), answer.answer
+    assert re.search(r"\d[\d  ]*\s*€", first), first  # a figure was asked: the first line gives one
+    assert "60 000" in answer.answer
+    assert answer.answer.rstrip().splitlines()[-1].startswith("Sources :")
+
+
+def test_a_text_not_in_force_is_said_so(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Que prévoit la proposition de loi sur la sécurisation des marchés publics "
+                                   "numériques des collectivités ?")
+    assert not answer.refused, answer.gate
+    statuses = {c.doc_id: c.status for c in answer.citations}
+    assert statuses.get("ppl-securisation-marches-numeriques") == "proposition"
+    assert "non adoptée à ce jour selon les sources" in answer.answer
+
+
+def test_an_answer_from_an_added_file_says_so(tmp_path: Path) -> None:
+    from assistant.index.ingest import ingest_files
+
+    knowledge = write_corpus(tmp_path / "knowledge")
+    settings = make_settings(tmp_path / "data", knowledge_dir=knowledge)
+    run_index(settings)
+    note = tmp_path / "note-interne.md"
+    note.write_text("# Note interne\n\nLa réversibilité des contrats de messagerie exige un export mensuel des "
+                    "boîtes aux lettres au format ouvert.\n", encoding="utf-8")
+    ingest_files(settings, [note])
+    answer = Pipeline(settings).chain.invoke("Quel export mensuel des boîtes aux lettres la réversibilité exige-t-elle ?")
+    user = [c for c in answer.citations if c.origin == "user"]
+    assert user, answer.answer
+    assert "document ajouté par un utilisateur" in answer.answer
+    official = Pipeline(settings).chain.invoke(
+        "Quel export mensuel des boîtes aux lettres la réversibilité exige-t-elle ?",
+        filters=__import__("assistant.answer.types", fromlist=["Filters"]).Filters(official_only=True))
+    assert all(c.origin == "knowledge" for c in official.citations)

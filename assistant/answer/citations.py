@@ -15,6 +15,9 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 _QUOTED = re.compile(r"«\s*([^«»]{12,}?)\s*»|“([^”]{12,}?)”|\"([^\"]{12,}?)\"")
 
 
+SHORT_QUOTE_WORDS = 4  # an unmarked quoted span this short is a name or a term, not a quotation
+
+
 class CheckResult(NamedTuple):
     text: str
     citations: list[Citation]
@@ -60,6 +63,8 @@ def check_answer(
             continue
         tail = text[match.end() : match.end() + 12]
         cited = [int(m) for m in _MARKER.findall(tail)]
+        if not cited and len(quote.split()) <= SHORT_QUOTE_WORDS:
+            continue  # « cloud au centre », « sur étagère »: a name in French quotation marks, not a citation
         pool = [by_n[n] for n in cited if n in by_n] or list(sources)
         if not any(quote_in_passage(quote, c.passage or c.quote) for c in pool):
             problems.append(wording.text("answer.quote_not_found", quote=quote[:80]))

@@ -154,10 +154,15 @@ class ExtractiveGenerator:
             quotes.setdefault(hit.chunk_id, []).append(quote)
             return f"[{n}]"
 
+        noted: set[str] = set()
         for i, (rank, _, block) in enumerate(chosen):
             marks = " ".join(dict.fromkeys([cite(rank, block)] + [cite(r, text) for r, text in twins.get(i, [])]))
             attributed = re.search(r"\b(selon|d'après|rapporte)", block, re.IGNORECASE)
             note = f" {self.wording.text('answer.press_note')}" if _is_press(hits[rank]) and not attributed else ""
+            if hits[rank].status != "en_vigueur" and hits[rank].doc_id not in noted:
+                # A bill or a repealed text is never quoted as the law (said once per document).
+                note += f" {self.wording.text('answer.status_note.' + hits[rank].status)}"
+                noted.add(hits[rank].doc_id)
             if hits[rank].origin != "knowledge":  # never let an added file pass for the official corpus
                 note = f" {self.wording.text('answer.user_note', title=hits[rank].title)}"
             if "\n" in block:

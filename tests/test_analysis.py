@@ -1,0 +1,133 @@
+"""Question analysis and scope rules, on hand-made questions (no index): subject vs context, intent,
+answer type, references, claims, and the coverage arithmetic of the scope check."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer.analysis import analyse, general_stems, normalise
+from assistant.answer.gate import GENERIC_STEMS
+from assistant.answer.scope import claim_supported, coverage, judge_part, reference_found, same_word
+from assistant.config import PROJECT_ROOT
+from assistant.draft.chat import read_request
+from assistant.text import accent_map, fold, reaccent, tokens
+
+PROMPTS = PROJECT_ROOT / "prompts"
+
+
+def _a(question: str):  # noqa: ANN202
+    return analyse(question, PROMPTS, GENERIC_STEMS)
+
+
+def test_the_buyers_context_is_not_the_subject() -> None:
+    a = _a("Pour notre futur portail Zephyr de gestion des subventions, quel seuil de dispense de publicité s'applique ?")
+    assert {"seuil", "dispens", "publiqu"} & a.subject
+    assert not {"zephyr", "subvent", "portail"} & a.subject
+    assert {"subvent", "zephyr"} <= a.context
+    # The object of a purchase verb is context too, up to the words that start the real question.
+    b = _a("Jusqu'à quel montant peut-on acheter une solution innovante sans publicité ni mise en concurrence ?")
+    assert "concurrent" in b.subject and "innov" not in b.subject
+
+
+@pytest.mark.parametrize(
+    ("question", "answer_type", "intent"),
+    [
+        ("Rédige un paragraphe justifiant le choix d'un logiciel du marché.", "draft", "draft"),
+        ("Pouvez-vous rédiger la note de justification de notre choix ?", "draft", "draft"),
+        ("Je dois rédiger la note : sur quels textes m'appuyer ?", "list", "question"),
+        ("Quels ministres ont préparé le texte de février ?", "actor", "question"),
+        ("Quand la circulaire a-t-elle été publiée ?", "date", "question"),
+        ("Combien pèse la commande publique numérique ?", "figure", "question"),
+        ("Par quoi je commence pour acheter un outil de paie ?", "procedure", "question"),
+        ("SecNumCloud, c'est quoi ?", "definition", "question"),
+    ],
+)
+def test_intent_and_answer_type(question: str, answer_type: str, intent: str) -> None:
+    a = _a(question)
+    assert (a.answer_type, a.intent) == (answer_type, intent)
+
+
+def test_references_are_read_in_every_form() -> None:
+    a = _a("Que disent le décret n° 2026-1043, l'arrêté du 14 septembre 2026, la fiche n° 12, la règle R22, "
+           "le NOR PRMX2604567C, la version 5 du RGAA et la circulaire n° 6601/SG ?")
+    kinds = {r.kind: r.keys for r in a.references}
+    assert kinds["decret"] == ("2026-1043",) and kinds["arrete"] == ("14 septembre 2026",)
+    assert kinds["fiche"] == ("12",) and kinds["regle"] == ("r22",) and kinds["nor"] == ("prmx2604567c",)
+    assert kinds["version_avant"] == ("5", "rgaa") and kinds["circulaire"] == ("6601",)
+
+
+def test_reference_lookup_needs_the_identifier_with_its_keyword() -> None:
+    corpus = fold("La règle R9 de la doctrine. Le décret n° 2026-272 du 4 avril. Fiche 3 du guide. RGAA version 4.1.")
+    found = {r.label: reference_found(r, corpus) for r in _a(
+        "décret n° 2026-272, décret n° 2026-518, règle R9, règle R22, fiche 3, fiche 12, version 4.1 du RGAA, "
+        "version 5 du RGAA ?").references}
+    assert found == {"décret n° 2026-272": True, "décret n° 2026-518": False, "règle R9": True, "règle R22": False,
+                     "fiche 3": True, "fiche 12": False, "version 4.1 du RGAA": True, "version 5 du RGAA": False}
+
+
+def test_claims_taken_for_granted() -> None:
+    a = _a("Comment je calcule le quota de 30 % de solutions françaises imposé par la circulaire ?")
+    assert [c.values for c in a.claims] == [("30 %",)]
+    b = _a("Quelle amende la DINUM inflige-t-elle aux ministères qui n'appliquent pas la doctrine ?")
+    assert [c.kind for c in b.claims] == ["sanction"]
+    c = _a("Le référencement au catalogue étant obligatoire, que dois-je faire ?")
+    assert [cl.kind for cl in c.claims] == ["obligation"]
+    assert _a("Quels sont les neuf objectifs de la doctrine ?").claims == ()
+
+
+def test_claim_support_needs_the_figure_and_the_topic_together() -> None:
+    claim = _a("Puisque la circulaire impose un quota de 30 % de solutions françaises, comment faire ?").claims[0]
+    families = {"quantity": [r"\bquota"]}
+    assert not claim_supported(claim, ["La circulaire fixe neuf objectifs sans pondération."], families)
+    assert not claim_supported(claim, ["Le budget a baissé de 30 % en 2025."], families)  # figure, other topic
+    assert claim_supported(claim, ["La circulaire impose un quota de 30 % de solutions françaises."], families)
+
+
+def test_abbreviations_and_missing_accents() -> None:
+    assert normalise("slt, ds le ccag c kel article pr les failles ?", PROMPTS).startswith(
+        "salut, dans le ccag c'est quel article pour")
+    amap = accent_map(["La circulaire a été publiée le 13 février.", "Réversibilité du contrat."])
+    fixed = reaccent("circulaire publiee quand ? reversibilite", amap)
+    assert fixed == "circulaire publiée quand ? réversibilité"
+    assert tokens(fixed) != tokens("circulaire publiee quand ? reversibilite")  # the stemmer needs accents
+
+
+def test_coverage_weighs_rare_subject_words_and_discounts_everyday_ones() -> None:
+    idf = {"tva": 6.9, "taux": 6.9, "abonn": 6.9, "logiciel": 2.0, "veut": 6.9, "reversibil": 3.0}.get
+    sections = [("s1", "Le logiciel est acheté par abonnement."), ("s2", "La réversibilité du logiciel.")]
+    general = general_stems(PROMPTS)
+    assert "veut" in general and "tva" not in general
+    vat = coverage({"tva", "taux", "abonn", "logiciel"}, sections, lambda t: idf(t) or 1.0, general, 0.25)
+    assert vat.share < 0.5 and "tva" in vat.missing  # the rare word the corpus never uses weighs the most
+    rev = coverage({"reversibil", "veut"}, sections, lambda t: idf(t) or 1.0, general, 0.25)
+    plain = coverage({"reversibil", "veut"}, sections, lambda t: idf(t) or 1.0)
+    assert rev.share > 0.6 > 0.35 > plain.share  # « veut » is everyday French: discounted, it barely counts
+    assert coverage(set(), sections, lambda t: 1.0).share == 1.0
+    assert same_word("reversibl", "reversibil") and not same_word("compt", "comptabilis")
+
+
+def test_a_part_of_everyday_words_is_judged_on_meaning() -> None:
+    part = _a("Faut-il mettre de l'argent de côté dès le début pour pouvoir partir plus tard ?").parts[0]
+    general = general_stems(PROMPTS)
+    assert all(t in general for t in part.subject)
+    kwargs = {"idf": lambda t: 1.0, "general": general, "general_weight": 0.25, "threshold": 0.7}
+    assert judge_part(part, [], 0.1, 0.5, everyday_dense=0.3, **kwargs).covered
+    assert not judge_part(part, [], 0.1, 0.2, everyday_dense=0.3, **kwargs).covered
+
+
+@pytest.mark.parametrize(
+    ("message", "route", "criteria", "exception"),
+    [
+        ("Rédige un paragraphe justifiant que nous retenons un logiciel du marché pour la gestion des congés "
+         "après avoir écarté les solutions mutualisées, en insistant sur la réversibilité.",
+         "sur_etagere", ("adaptabilite_reversibilite",), None),
+        ("Rédigez la note justifiant un développement interne de notre outil de gestion de crise, faute de "
+         "solution existante.", "faire", (), "aucune_solution"),
+        ("Peux-tu écrire la justification du critère réversibilité pour notre marché d'hébergement ?",
+         None, ("adaptabilite_reversibilite",), None),
+    ],
+)
+def test_drafting_requests_are_read(message: str, route: str | None, criteria: tuple, exception: str | None) -> None:
+    read = read_request(message, PROMPTS)
+    assert (read.route, read.criteria, read.exception) == (route, criteria, exception)
+    assert read.object and len(read.object) < len(message)
