@@ -114,3 +114,16 @@ def test_degraded_hits_are_marked() -> None:
                         dense=DEGRADED)
     assert Retrieval("q", Filters(), "hybrid", (hit,)).degraded
     assert not Retrieval("q", Filters(), "hybrid", (hit._replace(dense=0.3),)).degraded
+
+
+def test_in_force_filter_leaves_out_bills_and_proposals(pipeline) -> None:  # noqa: ANN001
+    from assistant.answer.types import Filters
+
+    query = "sécurisation des marchés publics numériques des collectivités cloud de confiance"
+    everything = pipeline.searcher.search(query, 10)
+    assert "ppl-securisation-marches-numeriques" in {h.doc_id for h in everything}
+    in_force = pipeline.searcher.search(query, 10, filters=Filters(in_force_on=date(2026, 11, 30)))
+    assert in_force and all(h.status == "en_vigueur" for h in in_force)
+    assert "ppl-securisation-marches-numeriques" not in {h.doc_id for h in in_force}
+    statuses = {h.doc_id: h.status for h in everything}
+    assert statuses["ppl-securisation-marches-numeriques"] == "proposition"
