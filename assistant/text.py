@@ -16,7 +16,7 @@ import Stemmer
 _WORD = re.compile(r"[0-9a-z]+")
 
 # A compact French stopword list (folded). Kept here rather than taken from a library so that
-# the tokenizer is identical whichever version of bm25s is installed.
+# the tokenizer is identical whatever search library is installed (the lexical index gets our tokens).
 _STOPWORDS_RAW = """
 a afin ai aie aient aies ait alors as au aucun aucune aupres auquel aura aurai auraient aurais
 aurait auras aurez auriez aurions aurons auront aussi autre autres aux auxquelles auxquels avaient

@@ -1,11 +1,13 @@
-"""Retrieval benchmark: index build throughput, warm search latency, memory and disk.
+"""Retrieval benchmark: index build throughput, re-indexing one edited file, warm search latency,
+memory and disk; in server mode also a replica's sync after the edit.
 
 Each measurement runs in a fresh subprocess (honest peak memory). Corpora: the shipped
 knowledge base and synthetic corpora of N passages; embedded Chroma, and optionally a Chroma
-server on loopback (--server). Prints a Markdown table.
+server on loopback (--server). Prints a Markdown table, with the machine's load average (1 min)
+at the start and the end of each case: timings on a shared machine depend on it.
 
     python bench/retrieval.py                       # knowledge + 1,000 + 10,000 passages
-    python bench/retrieval.py --sizes 1000,10000,100000 --server
+    python bench/retrieval.py --sizes 1000,20000,100000 --server
 """
 
 from __future__ import annotations
@@ -59,22 +61,43 @@ def worker(args: argparse.Namespace) -> None:
         t = time.perf_counter()
         searcher.search(q, 5)
         lat.append((time.perf_counter() - t) * 1000)
-    # incremental re-index of one edited file
+    replica = None
+    if args.chroma_url:  # a replica on another data folder: its first sync, then its sync after the edit
+        from assistant.index.shared import sync_generation
+
+        replica = Settings(data_dir=data.with_name("replica"), knowledge_dir=knowledge, chroma_url=args.chroma_url)
+        first_sync = sync_generation(replica)
+    # incremental re-index of one edited file (the median of three edits, each undone by the next)
     files = sorted(knowledge.rglob("*.md"))
     target = next(p for p in files if p.name != "README.md")
     original = target.read_text(encoding="utf-8")
-    target.write_text(original + "\n\n## Ajout\n\nUne phrase ajoutée pour mesurer la réindexation incrémentale.\n",
-                      encoding="utf-8")
-    t = time.perf_counter()
-    inc = run_index(settings)
-    inc_s = time.perf_counter() - t
+    runs = []
+    for n in range(3):
+        target.write_text(original + f"\n\n## Ajout {n}\n\nUne phrase ajoutée pour mesurer la réindexation "
+                          f"incrémentale, numéro {n}.\n", encoding="utf-8")
+        t = time.perf_counter()
+        inc = run_index(settings)
+        runs.append((time.perf_counter() - t, inc.stats.added))
+    inc_s, added = sorted(runs)[1]
+    sync = sync_generation(replica) if replica is not None else None
+    searcher.search(QUERIES[0], 5)  # the searcher moves to the new generation (not timed above)
+    after = []
+    for i in range(min(args.queries, 50)):
+        t = time.perf_counter()
+        searcher.search(QUERIES[i % len(QUERIES)] + f" {i}", 5)
+        after.append((time.perf_counter() - t) * 1000)
     target.write_text(original, encoding="utf-8")
     lat.sort()
     print(json.dumps({
         "passages": run.stats.passages, "documents": run.stats.documents, "build_s": round(build_s, 2),
         "passages_per_s": round(run.stats.passages / build_s, 1),
         "search_p50_ms": round(statistics.median(lat), 2), "search_p95_ms": round(lat[int(0.95 * (len(lat) - 1))], 2),
-        "incremental_s": round(inc_s, 2), "incremental_added": inc.stats.added,
+        "search_after_p50_ms": round(statistics.median(after), 2),
+        "incremental_s": round(inc_s, 2), "incremental_all_s": [round(r[0], 2) for r in runs],
+        "incremental_added": added,
+        "replica_first_sync_s": round(first_sync.seconds, 2) if replica is not None else None,
+        "replica_sync_s": round(sync.seconds, 2) if sync is not None else None,
+        "replica_sync_objects": sync.objects_fetched if sync is not None else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "disk_mb": round(_disk(data) / 1e6, 1),
     }))
@@ -106,6 +129,7 @@ def run_case(label: str, knowledge: Path, queries: int, server: bool) -> dict:
             url = f"http://127.0.0.1:{port}"
         work = tmp / "knowledge"
         shutil.copytree(knowledge, work)
+        load_start = os.getloadavg()[0]
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCTRINE_")}
         out = subprocess.run(
             [sys.executable, __file__, "--worker", "--data", str(tmp / "data"), "--knowledge", str(work),
@@ -115,8 +139,9 @@ def run_case(label: str, knowledge: Path, queries: int, server: bool) -> dict:
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-2000:])
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        if server:
-            result["disk_mb"] = round(_disk(tmp) / 1e6, 1)
+        result["load"] = f"{load_start:.1f}→{os.getloadavg()[0]:.1f}"
+        if server:  # the server's folder and the indexer's (not the replica's)
+            result["disk_mb"] = round((_disk(tmp / "server") + _disk(tmp / "data")) / 1e6, 1)
         return {"corpus": label, "mode": "serveur" if server else "embarqué"} | result
     finally:
         if proc is not None:
@@ -154,12 +179,16 @@ def main() -> None:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     head = ("| corpus | mode | passages | construction (s) | passages/s | recherche p50 (ms) | p95 (ms) "
-            "| réindexation 1 fichier (s) | RSS max (Mo) | disque (Mo) |")
+            "| réindexation 1 fichier (s) | synchro réplique (s) | RSS max (Mo) | disque (Mo) | charge |")
     print(head)
-    print("|" + "---|" * 10)
+    print("|" + "---|" * 12)
     for r in rows:
+        sync = "–" if r.get("replica_sync_s") is None else f"{r['replica_sync_s']} ({r['replica_first_sync_s']})"
         print(f"| {r['corpus']} | {r['mode']} | {r['passages']} | {r['build_s']} | {r['passages_per_s']} | "
-              f"{r['search_p50_ms']} | {r['search_p95_ms']} | {r['incremental_s']} | {r['peak_rss_mb']} | {r['disk_mb']} |")
+              f"{r['search_p50_ms']} | {r['search_p95_ms']} | {r['incremental_s']} | {sync} | {r['peak_rss_mb']} | "
+              f"{r['disk_mb']} | {r['load']} |")
+    print("\nSynchro réplique : après la réindexation (entre parenthèses : la première, complète). "
+          "Charge : moyenne de charge sur 1 min au début et à la fin du cas.")
 
 
 if __name__ == "__main__":

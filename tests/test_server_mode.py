@@ -1,4 +1,5 @@
-"""Server mode: a real Chroma server on loopback shared by one indexer and two app processes."""
+"""Server mode: a real Chroma server on loopback shared by one indexer and app replicas, which fetch
+only the documents that changed since their generation."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
+from assistant.index.chroma import chroma_client, collection_name
+from assistant.index.embeddings import get_embeddings
 from assistant.index.ingest import run_index
+from assistant.index.lexical import LexicalIndex
+from assistant.index.shared import sync_generation
+from assistant.index.snapshot import read_generation
+from assistant.index.store import IndexReader
+from assistant.text import tokens
 from tests.conftest import make_settings, write_corpus
 
 
@@ -80,3 +88,58 @@ def test_one_chroma_server_two_app_processes(chroma_server: str, tmp_path: Path)
     run_index(writer)
     updated = _ask(tmp_path / "replica-1", knowledge, chroma_server, question)
     assert "testé chaque année" in json.dumps(updated, ensure_ascii=False)
+
+
+
+def _lexical(settings: Settings, query: str) -> list[tuple[str, float]]:
+    snap = IndexReader(settings).snapshot()
+    return [(snap.passages[i].chunk_id, score) for i, score in snap.lexical_top(tokens(query), 50)]
+
+
+def _in_sync(settings: Settings) -> bool:
+    """The replica's lexical index holds exactly its committed generation."""
+    snap = IndexReader(settings).snapshot()
+    return LexicalIndex(settings.index_dir / "lexical").rowids() == {int(r) for r in snap.rowids}
+
+
+@pytest.mark.slow
+def test_replicas_fetch_only_what_changed(chroma_server: str, tmp_path: Path) -> None:
+    knowledge = write_corpus(tmp_path / "k")
+    writer = make_settings(tmp_path / "indexer", knowledge_dir=knowledge, chroma_url=chroma_server)
+    replica = make_settings(tmp_path / "replica", knowledge_dir=knowledge, chroma_url=chroma_server)
+    run_index(writer)
+    first = sync_generation(replica)
+    assert first.objects_fetched == 2 and first.full  # a new replica fetches every document once
+    queries = ["réversibilité des données", "hébergement ministériel", "format ouvert documenté"]
+    assert all(_lexical(replica, q) == _lexical(writer, q) for q in queries)
+
+    path = knowledge / "circulaire-test.md"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "Le prestataire restitue les données sans frais excessifs.",
+        "Le prestataire restitue toutes les données dans un format ouvert documenté."), encoding="utf-8")
+    run_index(writer)
+    second = sync_generation(replica)
+    assert second.objects_fetched == 1 and not second.full  # the edited document only
+    assert sync_generation(replica).objects_fetched == 0  # nothing new
+    assert _in_sync(replica)
+    assert all(_lexical(replica, q) == _lexical(writer, q) for q in queries)
+    snap = IndexReader(replica).snapshot()
+    assert "format ouvert documenté" in snap.passages[snap.lexical_top(tokens("format ouvert documenté"), 1)[0][0]].text
+
+    # Two generations behind: only what the latest one has and the replica lacks.
+    path.write_text(path.read_text(encoding="utf-8").replace("format ouvert documenté", "format ouvert publié"),
+                    encoding="utf-8")
+    run_index(writer)
+    (knowledge / "ancien-texte.md").unlink()
+    run_index(writer)
+    third = sync_generation(replica)
+    assert third.objects_fetched == 1 and not third.full
+    assert "ancien-texte" not in IndexReader(replica).snapshot().docs and _in_sync(replica)
+    assert all(_lexical(replica, q) == _lexical(writer, q) for q in queries)
+
+    # The server keeps the objects of the current and previous generations, no others.
+    kept = set().union(*(read_generation(writer.index_dir, p.name).objects
+                         for p in (writer.index_dir / "snapshots").iterdir()))
+    name = collection_name(writer, get_embeddings(writer.embedding).model_id)
+    ids = chroma_client(writer).get_collection(f"{name}-meta").get(include=[])["ids"]
+    assert {i.split(":")[1] for i in ids if i.startswith("obj:")} <= kept

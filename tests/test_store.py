@@ -1,4 +1,4 @@
-"""Index: real Chroma on disk + real bm25s; incremental, model change, crash safety of commits."""
+"""Index: real Chroma on disk + real tantivy; incremental, model change, crash safety of commits."""
 
 from __future__ import annotations
 
@@ -106,7 +106,11 @@ def test_missing_or_corrupt_index_gives_clear_error(tmp_path: Path, small_settin
         IndexReader(empty).snapshot()
     run_index(small_settings)
     gen = current_generation(small_settings.index_dir)
-    (small_settings.index_dir / "snapshots" / gen / "passages.jsonl").write_text("{pas du json", encoding="utf-8")
+    some_object = sorted((small_settings.index_dir / "objects").glob("*.json"))[0]
+    some_object.write_text("{pas du json", encoding="utf-8")
+    with pytest.raises(IndexError_, match="--rebuild"):
+        IndexReader(small_settings).snapshot()
+    (small_settings.index_dir / "snapshots" / gen / "docs.json").write_text("{pas du json", encoding="utf-8")
     with pytest.raises(IndexError_, match="--rebuild"):
         IndexReader(small_settings).snapshot()
     run_index(small_settings, rebuild=True)

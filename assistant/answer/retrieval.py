@@ -1,4 +1,4 @@
-"""Retrieval: dense (Chroma + USE) and lexical (bm25s) candidates, fused (``fusion.FUSIONS``).
+"""Retrieval: dense (Chroma + USE) and lexical (BM25, tantivy) candidates, fused (``fusion.FUSIONS``).
 
 ``Searcher.retrieve`` returns a ``Retrieval`` value: the ranked hits and the signals the evidence
 gate reads (the best passages of the gate's reference fusion, the best cosine). Results are the
@@ -100,20 +100,19 @@ class Searcher:
             return nothing
         n = max(self.settings.candidates, k * 4)
         widen = 4 if filters.active else 1
-        allowed = self._allowed_mask(snap, filters)
+        ok_docs = self._allowed_docs(snap, filters)
 
-        bm25_all = snap.bm25_scores(tokens(query)) if mode != "dense" else np.zeros(len(snap.passages))
-        # Stable sorts everywhere: numpy's default quicksort orders ties differently on AVX-512 and
-        # AVX2 machines, which made BM25 rankings (and the evaluation) differ between machines.
-        bm25_order = np.argsort(-bm25_all, kind="stable")[: n * widen]
-        bm25_ranked = [int(i) for i in bm25_order if bm25_all[i] > 0 and allowed[i]][:n]
+        # The lexical top-n comes with ties broken by passage order (``LexicalView.top``), whatever
+        # order tantivy finds them in: rankings are the same on every machine.
+        query_tokens = tokens(query) if mode != "dense" else []
+        bm25_ranked = [i for i, _ in snap.lexical_top(query_tokens, n, ok_docs)] if query_tokens else []
 
         dense: dict[int, float] = {}
         fused_by = mode
         if mode != "bm25":
             query_vector = query_vector if query_vector is not None else self.embeddings.encode([query])[0]
             try:
-                dense = self._dense_candidates(snap, query_vector, n, n * widen + 8, allowed, bm25_ranked)
+                dense = self._dense_candidates(snap, query_vector, n, n * widen + 8, ok_docs, bm25_ranked)
             except DenseUnavailable:
                 log.warning("dense search unavailable, answering from BM25 only", exc_info=True)
                 fused_by, dense = "bm25", {i: DEGRADED for i in bm25_ranked}
@@ -123,10 +122,12 @@ class Searcher:
         if not candidates:
             return Retrieval(query, filters, mode, max_dense=max_dense)
         idx = np.array(candidates)
+        # One scoring query for every candidate: all fused BM25 scores come from the same computation.
+        bm25 = snap.lexical_scores(query_tokens, candidates) if query_tokens else {}
         found = fusion.Candidates(
             index=idx,
             dense=np.array([dense.get(i, np.nan) for i in candidates], dtype=np.float64),
-            bm25=bm25_all[idx].astype(np.float32),
+            bm25=np.array([bm25.get(i, 0.0) for i in candidates], dtype=np.float32),
         )
         dense_v, bm25_v = found.dense32, found.bm25
 
@@ -144,11 +145,12 @@ class Searcher:
         return Retrieval(query, filters, mode, ranked, gate_hits, max_dense)
 
     def _dense_candidates(
-        self, snap: Snapshot, vector: np.ndarray, n: int, depth: int, allowed: np.ndarray, bm25_ranked: list[int],
+        self, snap: Snapshot, vector: np.ndarray, n: int, depth: int, ok_docs: set[str] | None,
+        bm25_ranked: list[int],
     ) -> dict[int, float]:
         """Exact cosines of the top-n dense passages, and of the BM25 candidates too."""
         found = [snap.index_of[cid] for cid, _ in self.reader.dense_query(vector, depth)]
-        found = [i for i in found if allowed[i]]
+        found = [i for i in found if ok_docs is None or snap.passages[i].doc_id in ok_docs]
         pool = list(dict.fromkeys(found + bm25_ranked))
         exact = exact_cosines(self.reader.embeddings_for([snap.passages[i].chunk_id for i in pool]), vector)
         score = {i: exact[snap.passages[i].chunk_id] for i in pool if snap.passages[i].chunk_id in exact}
@@ -167,8 +169,8 @@ class Searcher:
             return tuple(h._replace(dense=DEGRADED) for h in hits)
         return tuple(h._replace(dense=cosines[h.chunk_id]) if h.chunk_id in cosines else h for h in hits)
 
-    def _allowed_mask(self, snap: Snapshot, filters: Filters) -> np.ndarray:
+    def _allowed_docs(self, snap: Snapshot, filters: Filters) -> set[str] | None:
+        """The documents the filters let through (None: no filter)."""
         if not filters.active:
-            return np.ones(len(snap.passages), dtype=bool)
-        ok_docs = {doc_id for doc_id, meta in snap.docs.items() if _allowed(meta, filters)}
-        return np.array([p.doc_id in ok_docs for p in snap.passages], dtype=bool)
+            return None
+        return {doc_id for doc_id, meta in snap.docs.items() if _allowed(meta, filters)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -123,6 +123,9 @@ def doc_in_force(meta: Mapping[str, Any], on: date) -> bool:
         return not (end and date.fromisoformat(str(end)) <= on)
     except ValueError:
         return True
+
+
+Reuse = Callable[[Path], "SourceDocument | None"]
 
 
 class Skipped(NamedTuple):
@@ -266,14 +269,17 @@ def iter_knowledge_files(knowledge_dir: Path) -> Iterator[Path]:
         yield path
 
 
-def load_knowledge(knowledge_dir: Path) -> LoadReport:
-    """All knowledge documents; invalid ones are reported (file + field) and skipped."""
+def load_knowledge(knowledge_dir: Path, reuse: Reuse | None = None) -> LoadReport:
+    """All knowledge documents; invalid ones are reported (file + field) and skipped.
+
+    ``reuse(path)`` may give the document of a file the index already holds unchanged (not read again).
+    """
     docs: list[SourceDocument] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     for path in iter_knowledge_files(knowledge_dir):
         try:
-            doc = load_knowledge_file(path)
+            doc = (reuse(path) if reuse else None) or load_knowledge_file(path)
         except LoadError as exc:
             skipped.append(Skipped(str(path), exc.reason))
             continue

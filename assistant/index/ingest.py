@@ -9,9 +9,16 @@ from typing import NamedTuple
 
 from assistant.config import Settings
 from assistant.fileio import atomic_copy
-from assistant.index.documents import LoadError, LoadReport, Skipped, load_knowledge
+from assistant.index.documents import (
+    LoadError,
+    LoadReport,
+    Reuse,
+    Skipped,
+    iter_knowledge_files,
+    load_knowledge,
+)
 from assistant.index.loaders import iter_upload_files, load_user_file, load_user_files
-from assistant.index.store import IndexStats, Progress, build_index
+from assistant.index.store import IndexStats, Progress, UnchangedFiles, build_index
 from assistant.text import fold
 
 
@@ -26,10 +33,14 @@ class IngestResult(NamedTuple):
     stats: IndexStats | None
 
 
-def load_all(settings: Settings) -> LoadReport:
-    """Knowledge base plus users' uploaded files; every unreadable file is reported, none is fatal."""
-    knowledge = load_knowledge(settings.knowledge_dir)
-    uploads = load_user_files(iter_upload_files(settings.uploads_dir), max_bytes=settings.max_upload_mb * 1_000_000)
+def load_all(settings: Settings, reuse: Reuse | None = None) -> LoadReport:
+    """Knowledge base plus users' uploaded files; every unreadable file is reported, none is fatal.
+
+    ``reuse`` gives the indexed document of a file that did not change (``store.UnchangedFiles``).
+    """
+    knowledge = load_knowledge(settings.knowledge_dir, reuse)
+    uploads = load_user_files(iter_upload_files(settings.uploads_dir), max_bytes=settings.max_upload_mb * 1_000_000,
+                              reuse=reuse)
     taken = {d.doc_id for d in knowledge.documents}
     docs = list(knowledge.documents)
     skipped = list(knowledge.skipped) + list(uploads.skipped)
@@ -43,8 +54,11 @@ def load_all(settings: Settings) -> LoadReport:
 
 
 def run_index(settings: Settings, *, rebuild: bool = False, progress: Progress | None = None) -> IndexRun:
-    report = load_all(settings)
-    stats = build_index(settings, report.documents, rebuild=rebuild, progress=progress)
+    """Index the corpus; files unchanged since the committed generation are not read again."""
+    files = [*iter_knowledge_files(settings.knowledge_dir), *iter_upload_files(settings.uploads_dir)]
+    unchanged = UnchangedFiles(settings, files, enabled=not rebuild)
+    report = load_all(settings, unchanged)
+    stats = build_index(settings, report.documents, rebuild=rebuild, progress=progress, file_keys=unchanged.keys)
     return IndexRun(stats, report.skipped)
 
 

@@ -18,6 +18,7 @@ from assistant.index.documents import (
     FrontMatter,
     LoadError,
     LoadReport,
+    Reuse,
     Section,
     Skipped,
     Source,
@@ -213,12 +214,13 @@ def load_user_file(path: Path, *, max_bytes: int | None = None) -> SourceDocumen
     )
 
 
-def load_user_files(paths: Iterable[Path], *, max_bytes: int | None = None) -> LoadReport:
+def load_user_files(paths: Iterable[Path], *, max_bytes: int | None = None, reuse: Reuse | None = None) -> LoadReport:
+    """``reuse(path)`` may give the document of a file the index already holds unchanged (not read again)."""
     docs: list[SourceDocument] = []
     skipped: list[Skipped] = []
     for path in paths:
         try:
-            docs.append(load_user_file(Path(path), max_bytes=max_bytes))
+            docs.append((reuse(Path(path)) if reuse else None) or load_user_file(Path(path), max_bytes=max_bytes))
         except LoadError as exc:
             skipped.append(Skipped(str(path), exc.reason))
     return LoadReport(docs, skipped)
