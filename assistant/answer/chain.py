@@ -54,6 +54,7 @@ from assistant.answer.generators import (
     numbered_sources,
 )
 from assistant.answer.lexicon import load_lexicon
+from assistant.answer.provenance import conflicts
 from assistant.answer.question import check_question
 from assistant.answer.retrieval import Searcher
 from assistant.answer.scope import claim_supported, judge_part, reference_found
@@ -287,6 +288,12 @@ class AnswerChain:
     ) -> Answer:
         checked = check_answer(generated.text, generated.citations, self.wording, echo=asked.text)
         problems = checked.problems + verify_citations(checked.citations, self.wording)
+        for conflict in conflicts(checked.citations, lambda q, n, f: self.searcher.search(q, n, filters=f)):
+            notices.append(self._notice(
+                "warning", "user_conflict", n=conflict.citation.n, title=conflict.citation.title,
+                added=", ".join(conflict.added_figures), official=", ".join(conflict.official_figures),
+                official_title=conflict.official.title,
+            ))
         if any(c.doc_id == CIRCULAR_ID for c in checked.citations):
             notices.append(self._notice("info", "circular_caveat"))
         related = numbered_sources(retrieval.hits[:RELATED], request.sections) if decision.refused else []
