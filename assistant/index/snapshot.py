@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,15 +42,33 @@ SNAPSHOT_FILES = ("manifest.json", "passages.jsonl", "sections.jsonl", "docs.jso
 # ---------------------------------------------------------------- generations
 
 
+_held = threading.local()
+
+
 @contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index directory (other writers wait)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / "lock").open("a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    """One writer at a time per index directory (other writers, threads or processes, wait).
+
+    Re-entrant within a thread: an upload holds it from reading the folder of uploads to moving
+    its files in, and the index build it runs inside takes it again.
+    """
+    key = os.path.abspath(index_dir)
+    depth: dict[str, int] = _held.__dict__.setdefault("depth", {})
+    if depth.get(key):
+        depth[key] += 1
         try:
             yield
         finally:
+            depth[key] -= 1
+        return
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / "lock").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        depth[key] = 1
+        try:
+            yield
+        finally:
+            depth[key] = 0
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
@@ -84,6 +103,18 @@ def next_generation(index_dir: Path) -> str:
     snaps = index_dir / "snapshots"
     numbers = [int(p.name[1:]) for p in snaps.glob("g*") if p.name[1:].isdigit()] if snaps.is_dir() else []
     return f"g{max(numbers, default=0) + 1:06d}"
+
+
+def committed_ids(index_dir: Path) -> set[str] | None:
+    """Passage ids of the committed generation; None when there is none (or it cannot be read)."""
+    gen = current_generation(index_dir)
+    if not gen:
+        return None
+    try:
+        with (index_dir / "snapshots" / gen / "passages.jsonl").open(encoding="utf-8") as fh:
+            return {json.loads(line)["chunk_id"] for line in fh if line.strip()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:

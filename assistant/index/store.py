@@ -13,8 +13,9 @@ from __future__ import annotations
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,12 +24,14 @@ from assistant.config import Settings
 from assistant.fileio import atomic_write_text
 from assistant.index.chroma import chroma_client, collection_name, open_collection
 from assistant.index.chunking import CHUNKING_VERSION, Passage, SectionRecord, chunk_document, dense_text
+from assistant.index.datadir import check_data_dir, writable
 from assistant.index.documents import SourceDocument
 from assistant.index.embeddings import get_embeddings
-from assistant.index.errors import DenseUnavailable, IndexError_
+from assistant.index.errors import DenseUnavailable, IndexError_, IngestLimit, TooManyDeletions
 from assistant.index.snapshot import (
     Snapshot,
     commit_generation,
+    committed_ids,
     current_generation,
     install_generation,
     load_snapshot,
@@ -65,14 +68,22 @@ def build_index(
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
+    force: bool = False,
+    removing: Collection[str] = (),
+    deadline: float | None = None,
 ) -> IndexStats:
-    """Bring the index to exactly ``documents``: embed only new passages, commit, then clean up."""
+    """Bring the index to exactly ``documents``: embed only new passages, commit, then clean up.
+
+    Refuses (``TooManyDeletions``, nothing written) to remove more than ``settings.max_delete_share``
+    of the committed passages, unless ``force`` or ``rebuild``; the passages of the documents in
+    ``removing`` (removed on purpose) do not count. Past ``deadline`` (``time.monotonic()``) the run
+    stops before committing (``IngestLimit``): the committed generation stays as it was.
+    """
     start = time.perf_counter()
     index_dir = settings.index_dir
     emb = get_embeddings(settings.embedding)
     messages: list[str] = []
     with writer_lock(index_dir):
-        atomic_write_text(index_dir / "PENDING", datetime.now(UTC).isoformat())
         previous = read_manifest(index_dir)
         if previous and not rebuild:
             reasons = []
@@ -88,15 +99,6 @@ def build_index(
                 rebuild = True
                 messages.append("Index construit avec d'autres réglages (" + " ; ".join(reasons)
                                 + ") : reconstruction complète.")
-        client = chroma_client(settings)
-        name = collection_name(settings, emb.model_id)
-        if rebuild:
-            for col in client.list_collections():
-                col_name = col if isinstance(col, str) else col.name
-                if col_name.startswith(f"{settings.collection}-"):
-                    client.delete_collection(col_name)
-        collection = open_collection(settings, create=True)
-
         passages: list[Passage] = []
         sections: list[SectionRecord] = []
         titles: dict[str, str] = {}
@@ -108,14 +110,27 @@ def build_index(
             sections.extend(doc_sections)
             titles[doc.doc_id] = doc.title
         docs_by_id = {d.doc_id: d for d in documents}
+        target = {p.chunk_id for p in passages}
+        if not (rebuild or force):
+            _check_deletions(settings, committed_ids(index_dir), target, set(removing))
+
+        atomic_write_text(index_dir / "PENDING", datetime.now(UTC).isoformat())
+        client = chroma_client(settings)
+        name = collection_name(settings, emb.model_id)
+        if rebuild:
+            for col in client.list_collections():
+                col_name = col if isinstance(col, str) else col.name
+                if col_name.startswith(f"{settings.collection}-"):
+                    client.delete_collection(col_name)
+        collection = open_collection(settings, create=True)
 
         existing = set(collection.get(include=[])["ids"])
-        target = {p.chunk_id for p in passages}
         to_add = [p for p in passages if p.chunk_id not in existing]
         total = len(to_add)
         if progress:
             progress("embed", 0, total)
         for i in range(0, total, BATCH):
+            _check_deadline(settings, index_dir, deadline, i, total)
             batch = to_add[i : i + BATCH]
             vectors = emb.encode([dense_text(p) for p in batch])
             collection.upsert(
@@ -127,6 +142,7 @@ def build_index(
             if progress:
                 progress("embed", min(i + BATCH, total), total)
 
+        _check_deadline(settings, index_dir, deadline, total, total)
         generation = next_generation(index_dir)
         tmp_dir = index_dir / "snapshots" / f".{generation}.tmp"
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -155,6 +171,41 @@ def build_index(
     )
 
 
+def _doc_of(chunk_id: str) -> str:
+    return chunk_id.rpartition(":")[0]
+
+
+def _check_deletions(settings: Settings, committed: set[str] | None, target: set[str], removing: set[str]) -> None:
+    """Refuse a run that would remove more than ``max_delete_share`` of the committed passages."""
+    if not committed:
+        return
+    lost = [cid for cid in committed - target if _doc_of(cid) not in removing]
+    share = len(lost) / len(committed)
+    if not lost or share <= settings.max_delete_share:
+        return
+    docs = sorted({_doc_of(cid) for cid in lost})
+    examples = ", ".join(docs[:5]) + (f" et {len(docs) - 5} autre(s)" if len(docs) > 5 else "")
+    raise TooManyDeletions(
+        f"indexation refusée : elle retirerait {len(lost)} des {len(committed)} passages indexés ({share:.0%}, "
+        f"au-delà de la limite de {settings.max_delete_share:.0%}, DOCTRINE_MAX_DELETE_SHARE), "
+        f"de {len(docs)} document(s) : {examples}. Vérifiez le dossier du corpus "
+        f"(DOCTRINE_KNOWLEDGE_DIR={settings.knowledge_dir}) ; si ce retrait est voulu, relancez "
+        "« doctrine index --force ». L'index n'a pas été modifié."
+    )
+
+
+def _check_deadline(settings: Settings, index_dir: Path, deadline: float | None, done: int, total: int) -> None:
+    """Stop an upload past its time budget, before anything is committed (PENDING removed: nothing is pending)."""
+    if deadline is None or time.monotonic() <= deadline:
+        return
+    (index_dir / "PENDING").unlink(missing_ok=True)
+    raise IngestLimit(
+        f"dépôt interrompu : le temps imparti ({settings.ingest_time_budget_s:g} s, DOCTRINE_INGEST_TIME_BUDGET_S) "
+        f"est dépassé ({done} passages sur {total} calculés) ; rien n'a été ajouté à l'index, les fichiers "
+        "n'ont pas été conservés. Déposez des fichiers plus petits, ou moins à la fois."
+    )
+
+
 def _chroma_meta(p: Passage, doc: SourceDocument) -> dict[str, Any]:
     return {"doc_id": p.doc_id, "section": p.section, "section_id": p.section_id,
             "position": p.position, "kind": doc.kind}
@@ -169,6 +220,7 @@ class IndexReader:
         self._snapshot: Snapshot | None = None
         self._collection = None
         self._checked = 0.0
+        self._open_lock = threading.Lock()  # one thread opens Chroma; the others wait for it
 
     def snapshot(self) -> Snapshot:
         now = time.monotonic()
@@ -180,7 +232,11 @@ class IndexReader:
                 from assistant.index.shared import sync_snapshot
 
                 sync_snapshot(self.settings)
-            gen = current_generation(self.settings.index_dir)
+            try:
+                gen = current_generation(self.settings.index_dir)
+            except OSError as exc:
+                check_data_dir(self.settings.data_dir, write=False)
+                raise IndexError_(f"index illisible ({exc.strerror or exc}) : {self.settings.index_dir}") from exc
             if gen is None:
                 raise IndexError_("aucun index : lancez « doctrine index » pour indexer le corpus")
             if self._snapshot is None or self._snapshot.generation != gen:
@@ -205,22 +261,39 @@ class IndexReader:
             return snap
 
     def collection(self):  # noqa: ANN201
-        if self._collection is None:
-            try:
-                collection = open_collection(self.settings, create=False)
-                stored = collection.count()
-            except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError/ValueError by version
-                raise IndexError_(
-                    f"collection Chroma introuvable ({type(exc).__name__}) : lancez « doctrine index »"
-                ) from exc
-            expected = len(self.snapshot().passages)
-            if stored < expected:
-                raise IndexError_(
-                    f"index incohérent : {stored} vecteurs dans Chroma pour {expected} passages attendus ; "
-                    "lancez « doctrine index --rebuild »"
+        if self._collection is not None:
+            return self._collection
+        with self._open_lock:  # concurrent first opens of embedded Chroma race ("Could not connect to tenant")
+            if self._collection is None:
+                try:
+                    collection = open_collection(self.settings, create=False)
+                    stored = collection.count()
+                except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError/ValueError by version
+                    raise self._open_error(exc) from exc
+                expected = len(self.snapshot().passages)
+                if stored < expected:
+                    raise IndexError_(
+                        f"index incohérent : {stored} vecteurs dans Chroma pour {expected} passages attendus ; "
+                        "lancez « doctrine index --rebuild »"
+                    )
+                self._collection = collection
+            return self._collection
+
+    def _open_error(self, exc: Exception) -> IndexError_:
+        """Why Chroma could not be opened, with the right advice (rights, server, or indexing)."""
+        if self.settings.chroma_url:
+            return IndexError_(f"serveur Chroma injoignable ou collection absente ({self.settings.chroma_url}, "
+                               f"{type(exc).__name__}) : vérifiez le serveur, puis lancez « doctrine index »")
+        chroma_dir = self.settings.index_dir / "chroma"
+        check_data_dir(self.settings.data_dir, write=False)
+        for folder in (chroma_dir, self.settings.index_dir):
+            if folder.is_dir() and not writable(folder):
+                return IndexError_(
+                    f"index en lecture seule : Chroma embarqué doit pouvoir écrire dans « {folder} », même pour "
+                    "répondre ; donnez les droits d'écriture à l'utilisateur qui lance Doctrine "
+                    f"(DOCTRINE_DATA_DIR={self.settings.data_dir})"
                 )
-            self._collection = collection
-        return self._collection
+        return IndexError_(f"collection Chroma introuvable ({type(exc).__name__}) : lancez « doctrine index »")
 
     def _with_retry(self, call):  # noqa: ANN001, ANN202
         """Run a Chroma call; on failure reopen the store once (another process may have written to it)."""
