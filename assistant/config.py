@@ -157,6 +157,19 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=10)
     max_upload_mb: int = Field(50, ge=1)
 
+    # What one user file, and one upload (a batch of files), may expand to; and how long an upload
+    # may hold the index writer. A file over a limit is refused by name, the rest of the batch passes.
+    max_file_chars: int = Field(2_000_000, ge=1_000, description="characters extracted from one file")
+    max_file_passages: int = Field(5_000, ge=10, description="passages cut from one file")
+    max_upload_files: int = Field(50, ge=1, description="files in one upload")
+    max_upload_passages: int = Field(10_000, ge=10, description="passages of one upload, all files together")
+    ingest_time_budget_s: float = Field(120.0, gt=0, description="one upload, reading and indexing")
+    # ``doctrine index`` refuses to remove more than this share of the indexed passages in one run
+    # (a mistyped knowledge folder, a deleted mount) unless asked with --force or --rebuild.
+    max_delete_share: float = Field(0.5, ge=0.0, le=1.0)
+    # Answer from the official corpus only (files added by users are left out); the app's default.
+    official_only: bool = False
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -102,17 +102,22 @@ _ACCENTED_WORD = re.compile(r"[a-zà-öø-ÿœæ]+")
 def accent_map(texts: Iterable[str]) -> dict[str, str]:
     """Folded spelling -> the accented spelling the corpus uses most (« publiee » -> « publiée »).
 
-    Buyers often type without accents; the French stemmer needs them (« publiee » and « publiée »
-    stem differently), so a query is re-accented from the corpus' own vocabulary before matching.
+    Buyers often type without accents; the French stemmer needs them (« publiee » and « publiee »
+    stem differently from « publiée »), so a query is re-accented from the corpus' own vocabulary
+    before matching. A word the corpus also writes without accents (« a », « des », « calcule ») is
+    left alone: it is a word of its own, not a missing accent.
     """
     counts: dict[str, dict[str, int]] = {}
+    plain: set[str] = set()
     for text in texts:
         for word in _ACCENTED_WORD.findall(text.lower()):
             folded = fold(word)
-            if folded != word:
+            if folded == word:
+                plain.add(word)
+            else:
                 forms = counts.setdefault(folded, {})
                 forms[word] = forms.get(word, 0) + 1
-    return {folded: max(forms, key=lambda w: (forms[w], w)) for folded, forms in counts.items()}
+    return {folded: max(forms, key=lambda w: (forms[w], w)) for folded, forms in counts.items() if folded not in plain}
 
 
 def reaccent(text: str, mapping: dict[str, str]) -> str:

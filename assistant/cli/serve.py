@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from assistant.cli.output import console
+from assistant.cli.output import console, fail
 from assistant.config import Settings
 
 AUTH_ENV = "DOCTRINE_AUTH_FILE"
@@ -41,21 +42,45 @@ def serve(
         try:
             auth = authenticator(auth_file)
         except AuthFileError as exc:
-            console.print(f"[bold red]Erreur :[/] {exc}")
-            raise typer.Exit(2) from exc
+            raise fail(exc, 2) from exc
     elif not is_loopback(host) and not no_auth:
         console.print(
-            f"[bold red]Erreur :[/] écouter sur {host} rend l'application accessible depuis le réseau : "
+            f"[bold red]Erreur :[/] écouter sur {escape(host)} rend l'application accessible depuis le réseau : "
             f"indiquez un fichier d'utilisateurs ({AUTH_ENV} ou --auth-file, lignes créées par "
             "« doctrine auth-line UTILISATEUR »), ou --no-auth pour l'autoriser sans mot de passe."
         )
         raise typer.Exit(2)
     elif not is_loopback(host):
-        console.print(f"[yellow]Attention :[/] application accessible sans mot de passe depuis le réseau ({host}).")
+        console.print(f"[yellow]Attention :[/] application accessible sans mot de passe depuis le réseau ({escape(host)}).")
     from assistant.ui.app import launch
 
+    warm_up(settings)
     console.print(f"Doctrine : http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
     launch(settings, host=host, port=port, auth=auth)
+
+
+WARM_UP_QUESTION = "Dans quel ordre examiner les options avant d'acheter une solution numérique ?"
+
+
+def warm_up(settings: Settings) -> bool:
+    """Open the index snapshot, Chroma and the embedding model, and answer one question, before the
+    port opens: the first questions then find everything ready instead of racing to open the store.
+
+    An index that cannot be opened is reported and the app still starts (its pages say what to do).
+    """
+    from assistant.index.errors import IndexError_
+    from assistant.pipeline import get_pipeline
+
+    console.print("Chargement de l'index et du modèle…")
+    pipeline = get_pipeline(settings)
+    try:
+        pipeline.reader.snapshot()
+        pipeline.reader.collection()
+        pipeline.chain.invoke(WARM_UP_QUESTION)
+    except (IndexError_, OSError) as exc:
+        console.print(f"[yellow]Attention :[/] index indisponible : {escape(str(exc))}", highlight=False)
+        return False
+    return True
 
 
 def auth_line(
@@ -73,8 +98,7 @@ def auth_line(
     try:
         print(make_line(user, password))
     except AuthFileError as exc:
-        console.print(f"[bold red]Erreur :[/] {exc}")
-        raise typer.Exit(2) from exc
+        raise fail(exc, 2) from exc
 
 
 __all__ = ["auth_line", "is_loopback", "serve"]

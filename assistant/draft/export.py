@@ -27,8 +27,39 @@ def _safe(text: object) -> str:
     return clean_control_chars(str(text or ""))
 
 
+# Markdown that text from the buyer, the corpus or a user's file must not produce: raw HTML (« < »,
+# entities « & »), links and images (« [ » « ] »), emphasis and code (« * » « _ » « ` » « ~ »),
+# tables (« | ») and, at the start of a line, headings, quotes, lists and rules. The source markers
+# « [n] » stay as they are, unless they would start a link (« [1](… » or « [1]: … »).
+_MD_INLINE = re.compile(r"\[\d{1,3}\](?![(\[:])|[\\`*_\[\]<|&~]")
+_MD_LINE_START = re.compile(r"^(\s*)(#|>|[-+=]|\d+[.)])", re.MULTILINE)
+_ENTITIES = {"<": "&lt;", "&": "&amp;"}  # understood by every Markdown renderer, unlike « \\< »
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    found = match.group(0)
+    return found if len(found) > 1 else _ENTITIES.get(found, "\\" + found)
+
+
+def _inline_text(text: object) -> str:
+    """One line of literal Markdown inside a line we start ourselves (a heading, a list item)."""
+    return _MD_INLINE.sub(_escape_one, _safe(text)).replace("\n", " ")
+
+
+def markdown_text(text: object) -> str:
+    """``text`` as literal Markdown: shown as written, never turned into HTML, a link or a heading."""
+    escaped = _MD_INLINE.sub(_escape_one, _safe(text))
+    return _MD_LINE_START.sub(lambda m: m.group(2)[:-1] + "\\" + m.group(2)[-1],
+                              "\n".join(line.lstrip() for line in escaped.split("\n")))
+
+
+def _answer_markdown(text: object) -> str:
+    """An answer's own Markdown (lists, bold) kept, but no raw HTML and no link from a quoted text."""
+    return re.sub(r"[<&]|\](?=\s*[(:])", lambda m: _ENTITIES.get(m.group(0), "]\\"), _safe(text))
+
+
 def _cell(text: object) -> str:
-    return _safe(text).replace("|", "\\|").replace("\n", " ").strip()
+    return markdown_text(text).replace("\n", " ").strip()
 
 
 def _provenance(draft: Draft, w: Wording) -> str:
@@ -52,24 +83,28 @@ def _numbered_sections(draft: Draft, w: Wording) -> list[tuple[str, DraftSection
 
 
 def draft_to_markdown(draft: Draft, *, prompts_dir: Path | None = None) -> str:
+    """The draft in Markdown. Every text that comes from the buyer, the corpus or a user's file is
+    literal (``markdown_text``): it can neither inject HTML or links nor add headings to the note;
+    only the note's own wording (catalogue, headings) is written as Markdown."""
     w = load_wording(prompts_dir)
+    md = markdown_text
     lines = [f"# {draft.title or w.text('draft.draft_title')}", ""]
-    lines.append(f"**{w.text('draft.object')} :** {_safe(draft.request.object)}  ")
+    lines.append(f"**{w.text('draft.object')} :** {md(draft.request.object)}  ")
     if draft.request.entity:
-        lines.append(f"**{w.text('draft.entity')} :** {_safe(draft.request.entity)}  ")
+        lines.append(f"**{w.text('draft.entity')} :** {md(draft.request.entity)}  ")
     lines.append(f"**{w.text('draft.route')} :** {draft.route_label}")
     lines += ["", f"> {draft.disclaimer or w.text('draft.disclaimer')}", ""]
     for heading, section, checks_title in _numbered_sections(draft, w):
         lines += [f"## {heading}", ""]
         for paragraph in section.paragraph.split("\n\n"):
-            lines += [_safe(paragraph), ""]
+            lines += [md(paragraph), ""]
         for title, items in ((checks_title, section.evidence_to_request), (w.text("draft.to_complete_heading"), section.to_complete)):
             if items:
-                lines += [f"**{title}**", ""] + [f"- {_safe(item)}" for item in items] + [""]
+                lines += [f"**{title}**", ""] + [f"- {_inline_text(item)}" for item in items] + [""]
     if draft.notices or draft.problems:
         lines += [f"## {w.text('draft.notices_heading')}", ""]
-        lines += [f"- {_safe(n)}" for n in draft.notices]
-        lines += [f"- {w.text('draft.problems_heading')} : {_safe(p)}" for p in draft.problems]
+        lines += [f"- {_inline_text(n)}" for n in draft.notices]
+        lines += [f"- {w.text('draft.problems_heading')} : {_inline_text(p)}" for p in draft.problems]
         lines.append("")
     lines += [f"## {w.text('draft.sources_heading')}", ""]
     sources = draft.sources()
@@ -79,12 +114,18 @@ def draft_to_markdown(draft: Draft, *, prompts_dir: Path | None = None) -> str:
         for c in sources:
             lines.append(
                 f"| [{c.n}] | {_cell(c.doc_id)} | {_cell(c.title)} | {_cell(c.section)} | {_cell(c.date)} "
-                f"| {_cell(c.source_url)} |"
+                f"| {_url_cell(c.source_url)} |"
             )
     else:
         lines.append(w.text("draft.sources_none"))
     lines += ["", f"## {w.text('draft.provenance_heading')}", "", _provenance(draft, w), ""]
     return "\n".join(lines)
+
+
+def _url_cell(url: object) -> str:
+    """A source address as it is (a web address is kept verbatim), or nothing if it is not one."""
+    text = _safe(url).strip()
+    return text.replace("|", "%7C") if re.fullmatch(r"https?://[^\s<>\"`]+", text) else _cell(text)
 
 
 # ---------------------------------------------------------------- DOCX helpers
@@ -231,21 +272,21 @@ def conversation_to_markdown(
     lines = [f"# {w.text('draft.conversation_title')}", "", w.text("draft.conversation_intro", exported_at=stamp), ""]
     for n, turn in enumerate(turns, start=1):
         answer = _answer(turn)
-        lines += [f"## {w.text('draft.question_heading', n=n)}", "", _safe(turn.get("question", "")), ""]
+        lines += [f"## {w.text('draft.question_heading', n=n)}", "", markdown_text(turn.get("question", "")), ""]
         label = w.text("draft.refused_label") if answer.get("refused") else w.text("draft.answer_label")
-        lines += [f"**{label}**", "", _safe(answer.get("answer", "")), ""]
+        lines += [f"**{label}**", "", _answer_markdown(answer.get("answer", "")), ""]
         for notice in [*(answer.get("notices") or []), *(answer.get("citation_problems") or [])]:
-            lines += [f"> {_safe(notice)}", ""]
+            lines += [f"> {markdown_text(notice).replace(chr(10), ' ')}", ""]
         citations = answer.get("citations") or []
         if citations:
             lines += [f"**{w.text('draft.sources_heading')}**", ""]
             for c in citations:
-                lines.append(f"- {_safe(_citation_line(c))}")
+                lines.append(f"- {markdown_text(_citation_line(c)).replace(chr(10), ' ')}")
                 if c.get("quote"):
-                    lines.append(f"  > « {_safe(c['quote']).replace(chr(10), ' ')} »")
+                    lines.append(f"  > « {markdown_text(c['quote']).replace(chr(10), ' ')} »")
             lines.append("")
         if answer.get("generator"):
-            lines += [f"*{w.text('draft.generator_label', generator=answer['generator'])}*", ""]
+            lines += [f"*{markdown_text(w.text('draft.generator_label', generator=answer['generator']))}*", ""]
     return "\n".join(lines)
 
 

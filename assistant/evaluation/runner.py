@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -101,8 +101,11 @@ def run_system(
 
 def build_systems(
     settings: Settings, reader: IndexReader, llm: LLMGenerator | None, compare: bool, tick: Callable[[str], None],
+    embeddings: Sequence[str] = (),
 ) -> list[EvalSystem]:
-    """Our pipeline (answering with ``llm`` when given), and with ``compare`` the three baselines."""
+    """Our pipeline (answering with ``llm`` when given), with ``compare`` the three baselines, and our
+    pipeline again on an index built with each other embedding backend of ``embeddings`` (e.g. a
+    local sentence-transformers model a ministry provides), so backends are compared side by side."""
     systems: list[EvalSystem] = [ours(settings, reader, llm)]
     if compare:
         from assistant.evaluation.baselines import NaiveLangChainSystem
@@ -110,7 +113,26 @@ def build_systems(
         systems += [single_mode(settings, reader, "bm25"), single_mode(settings, reader, "dense")]
         tick("préparation de la référence LangChain (découpage et embeddings)")
         systems.append(NaiveLangChainSystem(settings))
+    for spec in embeddings:
+        systems.append(other_embedding(settings, spec, tick))
     return systems
+
+
+def other_embedding(settings: Settings, spec: str, tick: Callable[[str], None]) -> EvalSystem:
+    """Our pipeline on a temporary index of the same corpus embedded with ``spec``."""
+    import tempfile
+
+    from assistant.evaluation.systems import chain_system
+    from assistant.index.embeddings import get_embeddings
+    from assistant.index.ingest import run_index
+    from assistant.index.store import IndexReader
+
+    folder = Path(tempfile.mkdtemp(prefix="doctrine-eval-embedding-"))
+    other = settings.model_copy(update={"embedding": spec, "data_dir": folder, "chroma_url": None})
+    tick(f"index avec le modèle {spec}")
+    run_index(other)
+    name = f"ours-{get_embeddings(spec).model_id}"[:40]
+    return chain_system(name, f"Doctrine, embeddings {get_embeddings(spec).model_id}", other, IndexReader(other))
 
 
 def _set_summary(results: list[CaseResult]) -> dict[str, Any]:
@@ -132,6 +154,7 @@ def run_evaluation(
     write: bool = True,
     reader: IndexReader | None = None,
     llm: LLMGenerator | None = None,
+    embeddings: Sequence[str] = (),
 ) -> EvalReport:
     """Evaluate the case sets and write report.json/.md/.html (under evals/reports/<timestamp>/ or ``out_dir``).
 
@@ -158,8 +181,8 @@ def run_evaluation(
     snapshot = reader.snapshot()
     index_doc_ids = frozenset(snapshot.docs)
 
-    n_systems = 4 if compare else 1
-    total = len(cases) * n_systems + (1 if compare else 0)
+    n_systems = (4 if compare else 1) + len(embeddings)
+    total = len(cases) * n_systems + (1 if compare else 0) + len(embeddings)
     done = 0
 
     def tick(label: str) -> None:
@@ -168,7 +191,7 @@ def run_evaluation(
         if progress is not None:
             progress(min(done, total), total, label)
 
-    systems = build_systems(settings, reader, llm if use_llm else None, compare, tick)
+    systems = build_systems(settings, reader, llm if use_llm else None, compare, tick, embeddings)
     infos = [
         SetInfo(s.name, s.path, s.files, [c.id for c in s.cases], dict(Counter(c.kind for c in s.cases)),
                 dict(Counter(c.oos_type for c in s.cases if c.oos_type)))

@@ -6,12 +6,15 @@ are opened with ``chroma_ef.DoctrineEmbeddingFunction`` (offline), never with Ch
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import urlparse
 
 from assistant.config import Settings
 from assistant.index.chunking import CHUNKING_VERSION
 from assistant.index.embeddings import get_embeddings
 from assistant.index.errors import IndexError_
+
+_open_lock = threading.RLock()
 
 
 def collection_name(settings: Settings, model_id: str) -> str:
@@ -35,7 +38,8 @@ def chroma_client(settings: Settings):  # noqa: ANN201 - chromadb's ClientAPI
         )
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    with _open_lock:  # chromadb's shared system cache is not safe for concurrent first opens
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
 def open_collection(settings: Settings, *, create: bool):  # noqa: ANN201

@@ -9,8 +9,11 @@ batch loading reports and skips it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +30,7 @@ KNOWLEDGE_KINDS = (
     "doctrine", "fiche", "presse", "glossaire",
 )
 USER_KIND = "utilisateur"
+USER_CONFIDENCE = "utilisateur"
 # Legal status of a text: only ``en_vigueur`` texts can be "in force"; bills, proposals, repealed
 # or expired texts never are, whatever their dates.
 DOC_STATUSES = ("en_vigueur", "projet", "proposition", "abroge", "expire")
@@ -82,6 +86,8 @@ class SourceDocument:
     sources: tuple[Source, ...] = ()
     content_hash: str = field(default="")
     status: str = "en_vigueur"
+    # What a reader of the file should know about how it was read (e.g. its encoding was guessed).
+    warnings: tuple[str, ...] = ()
 
     @property
     def source_url(self) -> str:
@@ -89,7 +95,12 @@ class SourceDocument:
 
     @property
     def confidence(self) -> str:
-        """The weakest confidence among the document's sources (what a reader must be told)."""
+        """The weakest confidence among the document's sources (what a reader must be told).
+
+        A file added by a user is always « utilisateur », whatever it claims about itself.
+        """
+        if self.origin != "knowledge":
+            return USER_CONFIDENCE
         order = {"officiel": 0, "presse": 1, "infere": 2}
         levels = [s.confidence for s in self.sources]
         return max(levels, key=lambda c: order.get(c, 3)) if levels else "inconnu"
@@ -126,6 +137,23 @@ def doc_in_force(meta: Mapping[str, Any], on: date) -> bool:
 
 
 Reuse = Callable[[Path], "SourceDocument | None"]
+
+
+class Provenance(NamedTuple):
+    """Where a document of the index comes from: the official corpus, or a file a user added."""
+
+    user_added: bool
+    title: str
+
+
+def provenance(meta: Mapping[str, Any]) -> Provenance:
+    """Whether a document (its ``meta()``, as stored in the index) was added by a user, and its title.
+
+    Set by the loaders from where the file came from (``knowledge/`` or an upload), never from what
+    the file says about itself: a user's front matter cannot make it official.
+    """
+    user = meta.get("origin", "knowledge") != "knowledge" or meta.get("kind") == USER_KIND
+    return Provenance(bool(user), str(meta.get("title") or meta.get("doc_id") or ""))
 
 
 class Skipped(NamedTuple):
@@ -243,7 +271,7 @@ def _digest(*parts: str) -> str:
 
 def load_knowledge_file(path: Path) -> SourceDocument:
     """A curated knowledge document; its front matter must satisfy the contract."""
-    text = read_text(path)
+    text, notes = decode_text_noted(read_bytes(path), path)
     data, body = split_front_matter(text, path)
     if data is None:
         raise FrontMatterError(path, "(bloc)", "front matter absent")
@@ -258,7 +286,7 @@ def load_knowledge_file(path: Path) -> SourceDocument:
         origin="knowledge", authority=meta.authority, reference=meta.reference, date=meta.date,
         valid_from=meta.valid_from, valid_to=meta.valid_to, status=meta.status,
         sources=tuple(Source(s.url, s.confidence) for s in meta.sources),
-        content_hash=_digest(text),
+        content_hash=_digest(text), warnings=notes,
     )
 
 
@@ -294,38 +322,82 @@ def load_knowledge(knowledge_dir: Path, reuse: Reuse | None = None) -> LoadRepor
 # ---------------------------------------------------------------- reading files
 
 
-def read_bytes(path: Path, max_bytes: int | None = None) -> bytes:
-    if not path.exists():
-        raise LoadError(path, "fichier introuvable")
-    if not path.is_file():
-        raise LoadError(path, "ce n'est pas un fichier ordinaire")
-    size = path.stat().st_size
-    if size == 0:
-        raise LoadError(path, "fichier vide (0 octet)")
-    if max_bytes is not None and size > max_bytes:
-        raise LoadError(path, f"fichier trop volumineux ({size / 1e6:.1f} Mo, limite {max_bytes / 1e6:.0f} Mo)")
+def read_bytes(path: Path, max_bytes: int | None = None, *, follow_links: bool = True) -> bytes:
+    """The bytes of a regular file; with ``follow_links=False`` a symbolic link is refused.
+
+    The file is opened once and checked on the open descriptor, so what is checked is what is read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow_links else os.O_NOFOLLOW)  # a FIFO never blocks
     try:
-        return path.read_bytes()
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise LoadError(path, "fichier introuvable") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise LoadError(path, "lien symbolique refusé : indiquez le fichier lui-même") from None
+        if exc.errno == errno.EISDIR:
+            raise LoadError(path, "ce n'est pas un fichier ordinaire") from None
+        raise LoadError(path, f"lecture impossible ({exc.strerror or exc})") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadError(path, "ce n'est pas un fichier ordinaire")
+        if info.st_size == 0:
+            raise LoadError(path, "fichier vide (0 octet)")
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise LoadError(
+                path, f"fichier trop volumineux ({info.st_size / 1e6:.1f} Mo, limite {max_bytes / 1e6:.0f} Mo)"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if max_bytes is not None and size > max_bytes:  # the file grew while being read
+                raise LoadError(path, f"fichier trop volumineux (limite {max_bytes / 1e6:.0f} Mo)")
+        return b"".join(chunks)
     except OSError as exc:
         raise LoadError(path, f"lecture impossible ({exc.strerror or exc})") from exc
+    finally:
+        os.close(fd)
 
 
-def decode_text(raw: bytes, path: Path) -> str:
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def decode_text_noted(raw: bytes, path: Path) -> tuple[str, tuple[str, ...]]:
+    """Text of a file, and what the reader should be told about its decoding.
+
+    UTF-8 is expected. A file that is UTF-8 but for a few invalid bytes keeps its UTF-8 reading,
+    the invalid bytes replaced by « \ufffd »; a file with no UTF-8 sequence at all is read as
+    Windows-1252. Either guess is reported, never silent.
+    """
     if b"\0" in raw[:8192]:
         raise LoadError(path, "fichier binaire : ce n'est pas du texte (extension trompeuse ?)")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 decodes almost anything; kept for safety
-        raise LoadError(path, "encodage non reconnu (ni UTF-8 ni Windows-1252)")
+    notes: list[str] = []
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8 = raw.decode("utf-8", errors="replace")
+        invalid = utf8.count("\ufffd") - raw.count("\ufffd".encode())
+        if len(_UTF8_MULTIBYTE.findall(raw)) >= invalid:
+            text = utf8.removeprefix("\ufeff")
+            notes.append(
+                f"texte UTF-8 avec {invalid} octet(s) invalide(s) (premier à l'octet {exc.start}), "
+                "remplacé(s) par « \ufffd » : vérifiez le fichier d'origine"
+            )
+        else:
+            text = raw.decode("cp1252", errors="replace")
+            notes.append("fichier non UTF-8, lu comme Windows-1252 (Latin-1) : vérifiez les accents")
     sample = text[:8192]
     bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\r\t\f")
     if sample and bad / len(sample) > 0.05:
         raise LoadError(path, "contenu binaire : ce n'est pas du texte lisible")
-    return clean_control_chars(text.replace("\r\n", "\n").replace("\r", "\n"))
+    return clean_control_chars(text.replace("\r\n", "\n").replace("\r", "\n")), tuple(notes)
+
+
+def decode_text(raw: bytes, path: Path) -> str:
+    return decode_text_noted(raw, path)[0]
 
 
 def read_text(path: Path, max_bytes: int | None = None) -> str:

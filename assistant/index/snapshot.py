@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,15 +51,33 @@ GENERATION_FILES = ("manifest.json", "docs.json")
 # ---------------------------------------------------------------- generations
 
 
+_held = threading.local()
+
+
 @contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time per index directory (other writers wait)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / "lock").open("a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    """One writer at a time per index directory (other writers, threads or processes, wait).
+
+    Re-entrant within a thread: an upload holds it from reading the folder of uploads to moving
+    its files in, and the index build it runs inside takes it again.
+    """
+    key = os.path.abspath(index_dir)
+    depth: dict[str, int] = _held.__dict__.setdefault("depth", {})
+    if depth.get(key):
+        depth[key] += 1
         try:
             yield
         finally:
+            depth[key] -= 1
+        return
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / "lock").open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        depth[key] = 1
+        try:
+            yield
+        finally:
+            depth[key] = 0
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

@@ -21,7 +21,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -32,9 +32,10 @@ from assistant.config import Settings
 from assistant.fileio import atomic_write_text
 from assistant.index.chroma import chroma_client, collection_name, open_collection
 from assistant.index.chunking import CHUNKING_VERSION, Passage, chunk_document, dense_text
+from assistant.index.datadir import check_data_dir, writable
 from assistant.index.documents import Source, SourceDocument
 from assistant.index.embeddings import get_embeddings
-from assistant.index.errors import DenseUnavailable, IndexError_
+from assistant.index.errors import DenseUnavailable, IndexError_, IngestLimit, TooManyDeletions
 from assistant.index.lexical import open_reader
 from assistant.index.snapshot import (
     LAYOUT,
@@ -158,11 +159,18 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
     file_keys: dict[str, FileKey | None] | None = None,
+    force: bool = False,
+    removing: Collection[str] = (),
+    deadline: float | None = None,
 ) -> IndexStats:
     """Bring the index to exactly ``documents``: embed only new passages, commit, then clean up.
 
     ``file_keys`` (path -> ``file_key`` taken before the files were read) lets the next run skip
-    the files that did not change.
+    the files that did not change. Refuses (``TooManyDeletions``, nothing committed) to remove more
+    than ``settings.max_delete_share`` of the committed passages, unless ``force`` or ``rebuild``;
+    the passages of the documents in ``removing`` (removed on purpose) do not count. Past
+    ``deadline`` (``time.monotonic()``) the run stops before committing (``IngestLimit``): the
+    committed generation stays as it was.
     """
     start = time.perf_counter()
     index_dir = settings.index_dir
@@ -190,6 +198,7 @@ def build_index(
         base = previous if previous is not None and not rebuild and _reusable(previous.manifest, settings) else None
         if base is None and any(isinstance(d, IndexedDocument) for d in documents):
             raise IndexError_("génération précédente inutilisable pour une mise à jour : relancez « doctrine index »")
+        guard = None if rebuild or force else _DeletionGuard(settings, previous, set(removing))
         atomic_write_text(index_dir / "PENDING", datetime.now(UTC).isoformat())
         client = chroma_client(settings)
         name = collection_name(settings, emb.model_id)
@@ -206,7 +215,8 @@ def build_index(
         lexical = LexicalSync(index_dir, store, previous, full=full, reset=rebuild)
         try:
             new, to_add, stale = _write_generation(settings, documents, base, previous, store, lexical, collection,
-                                                   emb, full=full, file_keys=file_keys, progress=progress)
+                                                   emb, full=full, file_keys=file_keys, progress=progress,
+                                                   guard=guard, deadline=deadline)
             install_generation(index_dir, new)
             commit_generation(index_dir, new.name)
             if settings.chroma_url:
@@ -214,6 +224,11 @@ def build_index(
 
                 publish_generation(client, name, index_dir, new, previous, store)
             lexical.after_commit()
+        except (TooManyDeletions, IngestLimit):
+            lexical.abort()
+            if not interrupted:  # nothing was committed: nothing is pending
+                (index_dir / "PENDING").unlink(missing_ok=True)
+            raise
         except BaseException:
             lexical.abort()
             raise
@@ -243,6 +258,8 @@ def _write_generation(
     full: bool,
     file_keys: dict[str, FileKey | None],
     progress: Progress | None,
+    guard: _DeletionGuard | None = None,
+    deadline: float | None = None,
 ) -> tuple[Generation, list[Passage], list[str]]:
     """Objects of new and changed documents, vectors of new passages, new passages in the lexical
     index: everything the new generation needs, before it is committed. Returns it uncommitted, with
@@ -294,6 +311,8 @@ def _write_generation(
     for doc_id, prev in prev_entries.items():
         if doc_id not in docs_by_id and store.exists(prev.object):
             lost.update(p.chunk_id for p in store.get(prev.object, with_tokens=False).passages)
+    if guard is not None:
+        guard.check(lost)
     store.flush()
 
     if full:
@@ -316,6 +335,7 @@ def _write_generation(
     if progress:
         progress("embed", 0, total)
     for i in range(0, total, BATCH):
+        _check_deadline(settings, deadline, i, total)
         batch = to_add[i : i + BATCH]
         vectors = emb.encode([dense_text(p) for p in batch])
         collection.upsert(
@@ -327,6 +347,7 @@ def _write_generation(
         if progress:
             progress("embed", min(i + BATCH, total), total)
 
+    _check_deadline(settings, deadline, total, total)
     name = next_generation(index_dir)
     new = Generation(name, {
         "layout": LAYOUT,
@@ -348,6 +369,48 @@ def _write_generation(
     return new, to_add, stale
 
 
+class _DeletionGuard:
+    """Refuses a run that would remove more than ``max_delete_share`` of the committed passages
+    (a mistyped knowledge folder, a deleted mount), not counting the documents removed on purpose."""
+
+    def __init__(self, settings: Settings, previous: Generation | None, removing: set[str]) -> None:
+        self.settings = settings
+        self.committed = previous.passage_count if previous is not None else 0
+        self.removing = removing
+
+    def check(self, lost: set[str]) -> None:
+        if not self.committed:
+            return
+        dropped = [cid for cid in lost if _doc_of(cid) not in self.removing]
+        share = len(dropped) / self.committed
+        if not dropped or share <= self.settings.max_delete_share:
+            return
+        docs = sorted({_doc_of(cid) for cid in dropped})
+        examples = ", ".join(docs[:5]) + (f" et {len(docs) - 5} autre(s)" if len(docs) > 5 else "")
+        raise TooManyDeletions(
+            f"indexation refusée : elle retirerait {len(dropped)} des {self.committed} passages indexés "
+            f"({share:.0%}, au-delà de la limite de {self.settings.max_delete_share:.0%}, "
+            f"DOCTRINE_MAX_DELETE_SHARE), de {len(docs)} document(s) : {examples}. Vérifiez le dossier du "
+            f"corpus (DOCTRINE_KNOWLEDGE_DIR={self.settings.knowledge_dir}) ; si ce retrait est voulu, "
+            "relancez « doctrine index --force ». L'index n'a pas été modifié."
+        )
+
+
+def _doc_of(chunk_id: str) -> str:
+    return chunk_id.rpartition(":")[0]
+
+
+def _check_deadline(settings: Settings, deadline: float | None, done: int, total: int) -> None:
+    """Stop an upload past its time budget, before anything is committed."""
+    if deadline is None or time.monotonic() <= deadline:
+        return
+    raise IngestLimit(
+        f"dépôt interrompu : le temps imparti ({settings.ingest_time_budget_s:g} s, DOCTRINE_INGEST_TIME_BUDGET_S) "
+        f"est dépassé ({done} passages sur {total} calculés) ; rien n'a été ajouté à l'index, les fichiers "
+        "n'ont pas été conservés. Déposez des fichiers plus petits, ou moins à la fois."
+    )
+
+
 def _chroma_meta(p: Passage, doc: SourceDocument) -> dict[str, Any]:
     return {"doc_id": p.doc_id, "section": p.section, "section_id": p.section_id,
             "position": p.position, "kind": doc.kind}
@@ -362,6 +425,7 @@ class IndexReader:
         self._snapshot: Snapshot | None = None
         self._collection = None
         self._checked = 0.0
+        self._open_lock = threading.Lock()  # one thread opens Chroma; the others wait for it
         self._objects = ObjectStore(settings.index_dir)  # the objects of the loaded generation
         self._lexical: Any = None  # the lexical index, opened once
 
@@ -375,7 +439,11 @@ class IndexReader:
                 from assistant.index.shared import sync_snapshot
 
                 sync_snapshot(self.settings)
-            gen = current_generation(self.settings.index_dir)
+            try:
+                gen = current_generation(self.settings.index_dir)
+            except OSError as exc:
+                check_data_dir(self.settings.data_dir, write=False)
+                raise IndexError_(f"index illisible ({exc.strerror or exc}) : {self.settings.index_dir}") from exc
             if gen is None:
                 raise IndexError_("aucun index : lancez « doctrine index » pour indexer le corpus")
             if self._snapshot is None or self._snapshot.generation != gen:
@@ -425,22 +493,39 @@ class IndexReader:
             )
 
     def collection(self):  # noqa: ANN201
-        if self._collection is None:
-            try:
-                collection = open_collection(self.settings, create=False)
-                stored = collection.count()
-            except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError/ValueError by version
-                raise IndexError_(
-                    f"collection Chroma introuvable ({type(exc).__name__}) : lancez « doctrine index »"
-                ) from exc
-            expected = len(self.snapshot().passages)
-            if stored < expected:
-                raise IndexError_(
-                    f"index incohérent : {stored} vecteurs dans Chroma pour {expected} passages attendus ; "
-                    "lancez « doctrine index --rebuild »"
+        if self._collection is not None:
+            return self._collection
+        with self._open_lock:  # concurrent first opens of embedded Chroma race ("Could not connect to tenant")
+            if self._collection is None:
+                try:
+                    collection = open_collection(self.settings, create=False)
+                    stored = collection.count()
+                except Exception as exc:  # noqa: BLE001 - chroma raises NotFoundError/ValueError by version
+                    raise self._open_error(exc) from exc
+                expected = len(self.snapshot().passages)
+                if stored < expected:
+                    raise IndexError_(
+                        f"index incohérent : {stored} vecteurs dans Chroma pour {expected} passages attendus ; "
+                        "lancez « doctrine index --rebuild »"
+                    )
+                self._collection = collection
+            return self._collection
+
+    def _open_error(self, exc: Exception) -> IndexError_:
+        """Why Chroma could not be opened, with the right advice (rights, server, or indexing)."""
+        if self.settings.chroma_url:
+            return IndexError_(f"serveur Chroma injoignable ou collection absente ({self.settings.chroma_url}, "
+                               f"{type(exc).__name__}) : vérifiez le serveur, puis lancez « doctrine index »")
+        chroma_dir = self.settings.index_dir / "chroma"
+        check_data_dir(self.settings.data_dir, write=False)
+        for folder in (chroma_dir, self.settings.index_dir):
+            if folder.is_dir() and not writable(folder):
+                return IndexError_(
+                    f"index en lecture seule : Chroma embarqué doit pouvoir écrire dans « {folder} », même pour "
+                    "répondre ; donnez les droits d'écriture à l'utilisateur qui lance Doctrine "
+                    f"(DOCTRINE_DATA_DIR={self.settings.data_dir})"
                 )
-            self._collection = collection
-        return self._collection
+        return IndexError_(f"collection Chroma introuvable ({type(exc).__name__}) : lancez « doctrine index »")
 
     def _with_retry(self, call):  # noqa: ANN001, ANN202
         """Run a Chroma call; on failure reopen the store once (another process may have written to it)."""

@@ -19,7 +19,7 @@ from typing import Any
 import gradio as gr
 
 from assistant.answer.question import QuestionError, check_question
-from assistant.answer.types import Answer
+from assistant.answer.types import Answer, Filters
 from assistant.config import Settings
 from assistant.fileio import append_line, atomic_write_text
 from assistant.index.errors import IndexError_
@@ -80,8 +80,13 @@ class ChatService:
 
     # -- asking
 
-    def ask(self, question: str, state: dict[str, Any] | None) -> Iterator[ChatOutputs]:
-        """Stream an answer: user message first, then tokens (LLM) or a progressive reveal, then sources."""
+    def ask(
+        self, question: str, state: dict[str, Any] | None, official_only: bool | None = False,
+    ) -> Iterator[ChatOutputs]:
+        """Stream an answer: user message first, then tokens (LLM) or a progressive reveal, then sources.
+
+        ``official_only``: answer from the official corpus only (files added by users left out).
+        """
         state = _copy(state)
         try:
             cleaned = check_question(question, self.settings.max_question_chars)
@@ -99,7 +104,8 @@ class ChatService:
             answer: Answer | None = None
             streamed: list[str] = []
             last_yield = 0.0
-            for item in chain.stream(cleaned, history_for(turns)):
+            filters = Filters(official_only=bool(official_only))
+            for item in chain.stream(cleaned, history_for(turns), filters=filters):
                 if isinstance(item, Answer):
                     answer = item
                     break

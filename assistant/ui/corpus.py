@@ -79,11 +79,11 @@ class CorpusService:
             docs.append(meta)
         docs.sort(key=lambda m: (m.get("kind") != "circulaire", -(int(str(m.get("date") or "0")[:4] or 0)),
                                  fold(str(m.get("title", "")))))
+        # Status on the day asked (else today): « en vigueur », « projet de loi », « abrogé »…
         rows = [[
             m.get("title", ""), render.kind_label(m.get("kind")), render.french_date(m.get("date")),
-            render.text("sources.in_force_yes" if doc_in_force(m, day or today) else "sources.in_force_no"),
-            counts.get(m["doc_id"], 0),
-            render.text("sources.origin_user" if m.get("origin") == "user" else "sources.origin_corpus"),
+            render.document_status(m, day or today), counts.get(m["doc_id"], 0),
+            render.origin_label(m.get("origin")),
         ] for m in docs]
         ids = [m["doc_id"] for m in docs]
         choices = [(m.get("title", m["doc_id"]), m["doc_id"]) for m in docs]

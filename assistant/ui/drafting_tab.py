@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 import yaml
@@ -21,6 +21,7 @@ from assistant.index.errors import IndexError_
 from assistant.pipeline import get_pipeline
 from assistant.ui import render
 from assistant.ui.files import session_dir
+from assistant.ui.prefill import prefill_from_turns
 from assistant.wording import Wording, load_wording
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def draft_html(draft: Draft, w: Wording) -> str:
     parts.append(f"<h3>{render.esc(w.text('draft.sources_heading'))}</h3>")
     if sources:
         parts.append('<div class="sources-panel">')
-        parts.extend(render.source_card(sources[n].to_json(), prefix) for n in sorted(sources))  # type: ignore[arg-type]
+        parts.extend(render.source_card(sources[n].to_json(), prefix, level=4) for n in sorted(sources))
         parts.append("</div>")
     else:
         parts.append(f"<p>{render.esc(w.text('draft.sources_none'))}</p>")
@@ -180,50 +181,95 @@ class DraftingService:
     def example(self) -> list[Any]:
         """Fill the form with the shipped example (examples/draft-rh-sur-etagere.yaml)."""
         data = yaml.safe_load(Path(EXAMPLE_FILE).read_text(encoding="utf-8"))
+        return self.form_values(data)
+
+    def form_values(self, data: Mapping[str, Any]) -> list[Any]:
+        """A draft input (``object``, ``entity``, ``route``, ``criteria``, ``context``, ``facts``) as
+        the form's values, in the order of the form's inputs; the exception's choices come with it."""
         ctx = data.get("context") or {}
         facts = data.get("facts") or {}
-        values: list[Any] = [data.get("object", ""), data.get("entity", ""), data.get("route"),
-                             data.get("criteria", [])]
-        values += [ctx.get(name) for name in CONTEXT_FIELDS]
+        route = data.get("route") or None
+        exception: Any = None
+        if route:
+            r = self.catalog.route(route)
+            choices = [(e.text, e.id) for e in r.exceptions]
+            value = ctx.get("exception") if ctx.get("exception") in {e.id for e in r.exceptions} else None
+            exception = gr.update(choices=choices, value=value, visible=r.builds)
+        values: list[Any] = [data.get("object", ""), data.get("entity", "") or "", route,
+                             list(data.get("criteria") or [])]
+        values += [exception if name == "exception" else ctx.get(name) for name in CONTEXT_FIELDS]
         values += [facts.get(cid, "") for cid in self.catalog.criterion_ids]
         return values
 
+    def prefill(self, turns: Sequence[Mapping[str, Any]]) -> tuple[list[Any], str]:
+        """The form's values read from a chat conversation, and a notice saying what was found."""
+        found = prefill_from_turns(turns, self.settings.prompts_dir, self.catalog.criterion_ids)
+        data = {"object": found.object, "route": found.route, "criteria": list(found.criteria),
+                "context": {"exception": found.exception} if found.exception else {},
+                "facts": dict(found.facts)}
+        if found.empty:
+            return self.form_values(data), render.notice_html(render.text("draft.prefill_nothing"), "warning")
+        labels = {c.id: c.label for c in self.catalog.criteria}
+        said = [render.text("draft.prefill_object", value=found.object) if found.object else
+                render.text("draft.prefill_no_object")]
+        if found.route:
+            said.append(render.text("draft.prefill_route", value=self.catalog.route(found.route).label))
+        if found.criteria:
+            said.append(render.text("draft.prefill_criteria", value=", ".join(labels[c] for c in found.criteria)))
+        if found.facts:
+            said.append(render.text("draft.prefill_facts", count=len(found.facts)))
+        intro = render.text("draft.prefill_from_draft" if found.from_draft else "draft.prefill_from_chat")
+        return self.form_values(data), render.notice_html(f"{intro} {' ; '.join(said)}. {render.text('draft.prefill_check')}")
 
-def build_drafting_tab(settings: Settings) -> None:
+
+class DraftForm(NamedTuple):
+    """The drafting tab's components another tab fills (the chat's « rédiger à partir de… »)."""
+
+    service: DraftingService
+    inputs: list[Any]
+    notice: Any
+
+
+def build_drafting_tab(settings: Settings) -> DraftForm | None:
     service = DraftingService(settings)
     try:
         catalog = service.catalog
     except CatalogError as exc:
         gr.HTML(render.notice_html(str(exc), "error"))
-        return
+        return None
     t = render.text
-    gr.Markdown(t("draft_intro"), elem_classes="intro")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=5, min_width=420):
-            example = gr.Button(t("draft.example"), size="sm", variant="secondary")
-            object_ = gr.Textbox(label=t("draft.object"), lines=2, placeholder=t("draft.object_placeholder"))
+    gr.HTML(render.heading_html("app.tab_draft") + f'<p class="intro">{render.esc(t("draft_intro"))}</p>',
+            padding=False)
+    with gr.Row(equal_height=False, elem_classes="stack-on-phone"):
+        with gr.Column(scale=5, min_width=320, elem_id="draft-form"):
+            notice = gr.HTML("", elem_id="draft-prefill", padding=False)
+            example = gr.Button(t("draft.example"), size="sm", variant="secondary", elem_id="draft-example")
+            object_ = gr.Textbox(label=t("draft.object"), lines=2, placeholder=t("draft.object_placeholder"),
+                                 elem_id="draft-object")
             entity = gr.Textbox(label=t("draft.entity"), placeholder=t("draft.entity_placeholder"))
             route = gr.Radio([(f"{r.step}. {r.label}", r.id) for r in sorted(catalog.routes, key=lambda r: r.step)],
                              label=t("draft.route"), elem_id="draft-route")
-            route_info = gr.HTML()
+            route_info = gr.HTML(padding=False)
             criteria = gr.CheckboxGroup(
                 [(c.label, c.id) for c in sorted(catalog.criteria, key=lambda c: c.order)],
                 label=t("draft.criteria"), elem_id="draft-criteria",
             )
             with gr.Accordion(t("draft.facts_box"), open=True):
                 gr.Markdown(t("draft.facts_hint"), elem_classes="hint")
-                facts = [gr.Textbox(label=c.label, lines=2, visible=False)
+                facts = [gr.Textbox(label=c.label, lines=2, visible=False, elem_classes="draft-fact")
                          for c in sorted(catalog.criteria, key=lambda c: c.order)]
             with gr.Accordion(t("draft.context_box"), open=False):
                 data_sensitivity = gr.Textbox(label=t("draft.data_sensitivity"), lines=1)
                 mutualised = gr.Textbox(label=t("draft.mutualised_examined"), lines=2)
                 market = gr.Textbox(label=t("draft.market_examined"), lines=2)
-                exception = gr.Radio([], label=t("draft.exception"), visible=False)
+                exception = gr.Radio([], label=t("draft.exception"), visible=False, elem_id="draft-exception")
                 exception_facts = gr.Textbox(label=t("draft.exception_facts"), lines=2, visible=False)
                 notes = gr.Textbox(label=t("draft.notes"), lines=2)
             go = gr.Button(t("draft.go"), variant="primary", elem_id="draft-btn")
-        with gr.Column(scale=6, min_width=420):
-            files = gr.File(label=t("draft.files"), file_count="multiple", interactive=False, elem_id="draft-files")
+        with gr.Column(scale=6, min_width=320, elem_id="draft-result"):
+            # Hidden until there is a draft: an empty file list is not something to read.
+            files = gr.File(label=t("draft.files"), file_count="multiple", interactive=False, elem_id="draft-files",
+                            visible=False)
             preview = gr.HTML(render.notice_html(t("draft_empty")), elem_id="draft-preview")
             with gr.Accordion(t("draft.json"), open=False):
                 as_json = gr.JSON(label=t("draft.json_label"))
@@ -235,4 +281,6 @@ def build_drafting_tab(settings: Settings) -> None:
     criteria.change(service.fact_visibility, criteria, facts, api_visibility="private", queue=False)
     example.click(service.example, None, inputs, api_visibility="private", queue=False)
     go.click(service.draft, inputs, [preview, files, as_json], api_name="draft", concurrency_id="draft",
-             concurrency_limit=2)
+             concurrency_limit=2).success(lambda: gr.update(visible=True), None, files, api_visibility="private",
+                                          queue=False)
+    return DraftForm(service, inputs, notice)

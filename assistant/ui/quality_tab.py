@@ -55,6 +55,19 @@ def _figures_for(data: dict[str, Any]) -> list[tuple[str, str]]:
         return _figures[key]
 
 
+# Outputs of ``show`` that are hidden while empty (an empty image or file list says nothing).
+OPTIONAL = (3, 4, 5, 6, 8)
+
+
+def _is_set(value: Any) -> bool:
+    return value not in (None, [], {})
+
+
+def shown_if_set(*values: Any) -> list[Any]:
+    """Show each image, file list or JSON that has a value; hide the empty ones."""
+    return [gr.update(visible=_is_set(value)) for value in values]
+
+
 class QualityService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -132,6 +145,13 @@ class QualityService:
         return (summary, by_kind, gr.update(value=system_rows, visible=True),
                 *[figures.get(name) for name in FIGURES], config, failed, files or None)
 
+    def show_page(self) -> list[Any]:
+        """``show`` for the page: the same values, the empty components hidden."""
+        values = list(self.show())
+        for i in OPTIONAL:
+            values[i] = gr.update(value=values[i], visible=_is_set(values[i]))
+        return values
+
     def run(self, compare: bool, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008
         """Evaluate the shipped cases (one run at a time); the report lands in evals/reports/."""
         if not _eval_lock.acquire(blocking=False):
@@ -159,12 +179,13 @@ class QualityService:
 def build_quality_tab(settings: Settings) -> tuple[Callable[[], Any], list[Any]]:
     service = QualityService(settings)
     t = render.text
-    gr.Markdown(t("quality_intro"), elem_classes="intro")
+    gr.HTML(render.heading_html("app.tab_quality") + f'<p class="intro">{render.esc(t("quality_intro"))}</p>',
+            padding=False)
     with gr.Row():
         compare = gr.Checkbox(label=t("quality.compare"), value=False, scale=3)
         run = gr.Button(t("quality.run"), variant="primary", scale=2, elem_id="eval-btn")
-    status = gr.HTML()
-    summary = gr.HTML(elem_id="quality-summary")
+    status = gr.HTML(padding=False, elem_id="quality-status")
+    summary = gr.HTML(elem_id="quality-summary", padding=False)
     by_kind = gr.Dataframe(headers=[*render.texts("quality.by_kind_columns"), *[_label(m) for m in KIND_METRICS]],
                            label=t("quality.by_kind"), interactive=False, wrap=True, elem_classes="sans-table")
     systems = gr.Dataframe(headers=[*render.texts("quality.systems_columns"), *[_label(m) for m in SYSTEM_METRICS]],
@@ -172,19 +193,24 @@ def build_quality_tab(settings: Settings) -> tuple[Callable[[], Any], list[Any]]
                            visible=False, elem_classes="sans-table")
     with gr.Column(elem_id="quality-figures"):
         fig_kind = gr.Image(label=t("quality.figure_sets"), type="filepath", interactive=False,
-                            show_label=True, height=340)
-        with gr.Row():
-            fig_hit = gr.Image(label=t("quality.figure_metrics_by_kind"), type="filepath", interactive=False, height=320)
-            fig_latency = gr.Image(label=t("quality.figure_latency"), type="filepath", interactive=False, height=320)
+                            show_label=True, height=340, visible=False, alt_text=t("quality.figure_sets"))
+        with gr.Row(elem_classes="stack-on-phone"):
+            fig_hit = gr.Image(label=t("quality.figure_metrics_by_kind"), type="filepath", interactive=False, height=320,
+                               visible=False, alt_text=t("quality.figure_metrics_by_kind"))
+            fig_latency = gr.Image(label=t("quality.figure_latency"), type="filepath", interactive=False, height=320,
+                                   visible=False, alt_text=t("quality.figure_latency"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             failed = gr.Dataframe(headers=render.texts("quality.failed_columns"), label=t("quality.failed"),
                                   interactive=False, wrap=True, max_height=520, elem_classes="sans-table",
                                   column_widths=["7%", "9%", "9%", "25%", "20%", "30%"])
         with gr.Column(scale=2):
-            config = gr.JSON(label=t("quality.config"), open=False)
-            files = gr.File(label=t("quality.files"), file_count="multiple", interactive=False)
+            config = gr.JSON(label=t("quality.config"), open=False, visible=False)
+            files = gr.File(label=t("quality.files"), file_count="multiple", interactive=False, visible=False,
+                            elem_id="quality-files")
     outputs = [summary, by_kind, systems, fig_kind, fig_hit, fig_latency, config, failed, files]
+    optional = [outputs[i] for i in OPTIONAL]
     run.click(service.run, [compare], status, api_name="evaluate", concurrency_limit=1,
-              concurrency_id="evaluation").then(service.show, None, outputs, api_name="quality")
-    return service.show, outputs
+              concurrency_id="evaluation").then(service.show, None, outputs, api_name="quality").then(
+        shown_if_set, optional, optional, api_visibility="private", queue=False)
+    return service.show_page, outputs

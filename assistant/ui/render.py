@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from assistant.index.documents import doc_in_force
 from assistant.wording import load_wording
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
@@ -35,6 +36,33 @@ def kind_labels() -> dict[str, str]:
 
 def confidence_label(confidence: str) -> str:
     return load_wording().mapping("ui.confidence_labels").get(confidence, confidence)
+
+
+def status_label(status: str | None, kind: str | None = None) -> str:
+    """A text's legal status in French: « en vigueur », « projet de loi », « proposition »…"""
+    labels = load_wording().mapping("ui.status_labels")
+    status = status or "en_vigueur"
+    if kind == "loi" and f"{status}_loi" in labels:
+        return labels[f"{status}_loi"]
+    return labels.get(status, status)
+
+
+def document_status(meta: Mapping[str, Any], on: date) -> str:
+    """The status shown for an indexed document on a day: its legal status, or, for a text
+    « en vigueur » outside its dates, « abrogé » (ended) or « pas encore en vigueur »."""
+    status = str(meta.get("status") or "en_vigueur")
+    if status != "en_vigueur" or doc_in_force(meta, on):
+        return status_label(status, meta.get("kind"))
+    end = meta.get("valid_to")
+    if end and str(end)[:10] <= on.isoformat():
+        return status_label("abroge")
+    return status_label("not_yet")
+
+
+def origin_label(origin: str | None) -> str:
+    """« corpus officiel » or « fichier ajouté »."""
+    labels = load_wording().mapping("ui.origin_labels")
+    return labels.get(origin or "knowledge", labels["knowledge"])
 
 
 def esc(value: object) -> str:
@@ -159,10 +187,18 @@ def highlight(passage: str, quote: str, window: int = 450) -> str:
     return f"{before}<mark>{esc(passage[start:end])}</mark>{after}"
 
 
-def _badges(kind: str | None, confidence: str | None, when: str | None) -> str:
+def _badges(kind: str | None, confidence: str | None, when: str | None, status: str | None = None,
+            origin: str | None = None, status_text: str | None = None) -> str:
+    """Kind, legal status, origin, confidence and date of a text, as small labelled badges."""
     badges = []
     if kind:
         badges.append(f'<span class="badge badge-kind">{esc(kind_label(kind))}</span>')
+    if status is not None:
+        css = "badge-in-force" if status == "en_vigueur" and not status_text else "badge-not-in-force"
+        badges.append(f'<span class="badge {css}">{esc(status_text or status_label(status, kind))}</span>')
+    if origin is not None:
+        css = "badge-user" if origin == "user" else "badge-corpus"
+        badges.append(f'<span class="badge {css}">{esc(origin_label(origin))}</span>')
     if confidence in CONFIDENCE_CSS:
         badges.append(f'<span class="badge {CONFIDENCE_CSS[confidence]}">{esc(confidence_label(confidence))}</span>')
     if when:
@@ -178,30 +214,37 @@ def _link(url: str | None, label: str | None = None) -> str:
             f'{esc(label)} ↗</a>')
 
 
-def source_card(c: Mapping[str, Any], turn: int, *, numbered: bool = True, open_: bool = False) -> str:
-    """One cited source: title, section path, quote highlighted in its passage, date, link."""
+def source_card(c: Mapping[str, Any], turn: int | str, *, numbered: bool = True, level: int = 3) -> str:
+    """One cited source: title, section path, the passage with the quoted words highlighted, then
+    kind, status (in force or not), origin (official corpus or a file added), date and link.
+
+    ``level`` is the heading level of the card's title (under the panel's or the preview's heading).
+    """
     n = c.get("n", 0)
-    anchor = f' id="{source_anchor(turn, n)}"' if numbered else ""
-    num = f'<span class="source-num">{n}</span>' if numbered else ""
+    anchor = source_anchor(turn, n) if numbered else ""  # type: ignore[arg-type]
+    attrs = f' id="{anchor}" tabindex="-1" aria-labelledby="{anchor}-t"' if numbered else ""
+    title_id = f' id="{anchor}-t"' if numbered else ""
+    num = (f'<span class="source-num" aria-hidden="true">{n}</span>' if numbered else "")
+    label = f'<span class="visually-hidden">{esc(text("render.source_number", n=n))} </span>' if numbered else ""
     section = " › ".join(s.strip() for s in str(c.get("section", "")).split(">") if s.strip())
+    level = min(max(level, 2), 6)
     return (
-        f'<article class="source-card"{anchor}>'
-        f'<header class="source-head">{num}<div><div class="source-title">{esc(c.get("title"))}</div>'
-        f'<div class="source-section">{esc(section)}</div></div></header>'
-        f'<blockquote class="source-quote">{esc(c.get("quote"))}</blockquote>'
-        f'<details class="source-context"{" open" if open_ else ""}><summary>{esc(text("render.context"))}</summary>'
-        f'<div class="source-passage">{highlight(str(c.get("passage") or ""), str(c.get("quote") or ""))}</div>'
-        f"</details>"
-        f'<footer class="source-meta">{_badges(c.get("kind"), c.get("confidence"), c.get("date"))}'
+        f'<article class="source-card"{attrs}>'
+        f'<header class="source-head">{num}<div><h{level} class="source-title"{title_id}>{label}'
+        f'{esc(c.get("title"))}</h{level}>'
+        f'<p class="source-section">{esc(section)}</p></div></header>'
+        f'<p class="source-passage">{highlight(str(c.get("passage") or ""), str(c.get("quote") or ""), 320)}</p>'
+        f'<footer class="source-meta">'
+        f'{_badges(c.get("kind"), c.get("confidence"), c.get("date"), c.get("status") or "en_vigueur", c.get("origin") or "knowledge")}'
         f'{_link(c.get("source_url"))}</footer>'
         f"</article>"
     )
 
 
 def sources_panel(turns: Sequence[Mapping[str, Any]]) -> str:
-    """Sources of every answer of the conversation, the latest first."""
+    """Sources of every answer of the conversation, the latest first (and open)."""
     if not turns:
-        return f'<div class="sources-empty">{esc(text("sources_empty"))}</div>'
+        return f'<div class="sources-panel"><p class="sources-empty">{esc(text("sources_empty"))}</p></div>'
     blocks = []
     for i in range(len(turns) - 1, -1, -1):
         turn = turns[i]
@@ -209,13 +252,13 @@ def sources_panel(turns: Sequence[Mapping[str, Any]]) -> str:
         cards = [source_card(c, i) for c in answer.get("citations", [])]
         related = answer.get("related") or []
         if related:
-            cards.append(f'<div class="related-title">{esc(text("related_title"))}</div>')
+            cards.append(f'<p class="related-title">{esc(text("related_title"))}</p>')
             cards.extend(source_card(c, i, numbered=False) for c in related)
         if not cards:
-            cards.append(f'<div class="sources-empty">{esc(text("render.no_citation"))}</div>')
+            cards.append(f'<p class="sources-empty">{esc(text("render.no_citation"))}</p>')
         latest = i == len(turns) - 1
         blocks.append(
-            f'<details class="sources-turn"{" open" if latest else ""}>'
+            f'<details class="sources-turn" data-turn="{i}"{" open" if latest else ""}>'
             f'<summary><span class="turn-label">{esc(text("render.turn", n=i + 1))}</span> '
             f'{esc(_shorten(turn["question"], 110))}'
             f"</summary>{''.join(cards)}</details>"
@@ -234,7 +277,11 @@ def _shorten(text: str, limit: int) -> str:
 def document_html(meta: Mapping[str, Any], sections: Iterable[Mapping[str, Any]]) -> str:
     """A whole document, section by section, with its metadata and official links."""
     head = [f'<h2 class="doc-title">{esc(meta.get("title"))}</h2>', '<div class="doc-meta">']
-    head.append(_badges(meta.get("kind"), meta.get("confidence"), meta.get("date")))
+    status = str(meta.get("status") or "en_vigueur")
+    shown = document_status(meta, date.today())
+    head.append(_badges(meta.get("kind"), meta.get("confidence"), meta.get("date"), status,
+                        str(meta.get("origin") or "knowledge"),
+                        None if shown == status_label(status, meta.get("kind")) else shown))
     for key in ("authority", "reference"):
         if meta.get(key):
             head.append(f'<span class="doc-field"><b>{esc(text(f"render.{key}"))} :</b> {esc(meta.get(key))}</span>')
@@ -244,9 +291,12 @@ def document_html(meta: Mapping[str, Any], sections: Iterable[Mapping[str, Any]]
     head.append("</div>")
     head.append(_doc_sources(meta.get("sources") or []))
     body = []
+    previous = 2
     for sec in sections:
         path = [p.strip() for p in str(sec.get("section", "")).split(">") if p.strip()]
-        level = min(len(path), 3) + 2
+        # h3 for a top section, deeper for sub-sections, never more than one level below the last one
+        level = min(min(len(path), 3) + 2, previous + 1) if path else previous
+        previous = level
         heading = esc(path[-1]) if path else ""
         crumbs = esc(" › ".join(path[:-1]))
         body.append(
@@ -281,17 +331,19 @@ def _host(url: str) -> str:
 
 
 def search_results_html(hits: Sequence[Any]) -> str:
-    """Search hits (retrieval.Hit) as compact cards."""
+    """Search hits (retrieval.Hit) as compact cards, with the same badges as the cited sources."""
     if not hits:
-        return f'<div class="sources-empty">{esc(text("render.no_passage"))}</div>'
+        return f'<p class="sources-empty">{esc(text("render.no_passage"))}</p>'
     cards = []
     for n, hit in enumerate(hits, start=1):
         cards.append(
-            f'<article class="source-card hit-card"><header class="source-head"><span class="source-num">{n}</span>'
-            f'<div><div class="source-title">{esc(hit.title)}</div>'
-            f'<div class="source-section">{esc(hit.section.replace(">", "›"))}</div></div></header>'
-            f'<div class="source-passage">{esc(hit.text)}</div>'
-            f'<footer class="source-meta">{_badges(hit.kind, hit.confidence, hit.date)}'
+            f'<article class="source-card hit-card"><header class="source-head">'
+            f'<span class="source-num" aria-hidden="true">{n}</span>'
+            f'<div><h3 class="source-title">{esc(hit.title)}</h3>'
+            f'<p class="source-section">{esc(hit.section.replace(">", "›"))}</p></div></header>'
+            f'<p class="source-passage">{esc(hit.text)}</p>'
+            f'<footer class="source-meta">'
+            f'{_badges(hit.kind, hit.confidence, hit.date, getattr(hit, "status", "en_vigueur"), getattr(hit, "origin", "knowledge"))}'
             f'<span class="hit-score">{esc(text("render.relevance", score=f"{hit.score:.2f}"))}</span>'
             f'{_link(hit.source_url)}</footer></article>'
         )
@@ -319,9 +371,15 @@ def header_html() -> str:
     return (
         '<div class="app-header"><div class="brand-bar"><span class="bar-blue"></span><span class="bar-white"></span>'
         '<span class="bar-red"></span></div><div class="header-body">'
-        f'<div class="app-title">{esc(text("title"))}</div><div class="app-tagline">{esc(text("tagline"))}</div>'
+        f'<h1 class="app-title">{esc(text("title"))}</h1><p class="app-tagline">{esc(text("tagline"))}</p>'
         "</div></div>"
     )
+
+
+def heading_html(key: str, *, visible: bool = False) -> str:
+    """A tab's or a column's h2 (only for screen readers unless ``visible``): headings in order."""
+    css = "panel-title" if visible else "visually-hidden"
+    return f'<h2 class="{css}">{esc(text(key))}</h2>'
 
 
 def notice_html(text: str, kind: str = "info") -> str:
@@ -329,4 +387,4 @@ def notice_html(text: str, kind: str = "info") -> str:
 
 
 def footer_html() -> str:
-    return f'<div class="app-footer">{esc(text("disclaimer"))}<br>{esc(text("footer"))}</div>'
+    return f'<div class="app-footer"><p>{esc(text("disclaimer"))}</p><p>{esc(text("footer"))}</p></div>'

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import gradio as gr
+
+from assistant.wording import load_wording
 
 BLEU_FRANCE = "#000091"
 ROUGE_MARIANNE = "#E1000F"
@@ -90,4 +93,6 @@ def load_css() -> str:
 
 
 def load_head() -> str:
-    return HEAD_PATH.read_text(encoding="utf-8")
+    """The page's <head> additions, with the French labels that replace Gradio's English ones."""
+    labels = json.dumps(load_wording().mapping("ui.gradio_labels"), ensure_ascii=False)
+    return HEAD_PATH.read_text(encoding="utf-8").replace("__GRADIO_LABELS__", labels.replace("</", "<\\/"))
