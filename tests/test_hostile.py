@@ -175,6 +175,10 @@ def test_uploaded_file_cannot_claim_official_provenance(indexed: Settings, tmp_p
     assert provenance(official) == (False, official["title"]) and official["confidence"] == "officiel"
     # the forged front matter did not replace the official document either
     assert official["source_url"] == "https://example.org/circulaire"
+    # the console names it as a user's file wherever its (borrowed) title is printed
+    code, out, err = _cli(indexed, "search", "quota de quarante pour cent de logiciels libres", "-k", "1")
+    assert code == 0, err
+    assert "Circulaire de test sur les achats numériques (fichier ajouté par un utilisateur" in " ".join(out.split())
 
 
 def test_official_only_setting_and_flag_leave_user_files_out(indexed: Settings, tmp_path: Path) -> None:

@@ -79,8 +79,12 @@ def search(
         return
     if not hits:
         out.print("Aucun passage trouvé.")
+    from assistant.wording import load_wording
+
+    label = load_wording(settings.prompts_dir).text("answer.user_source_label")
     for n, hit in enumerate(hits, start=1):
-        out.print(f"[bold]{n}. {esc(hit.title)}[/] — {esc(hit.section)}  "
+        title = f"{hit.title} {label}" if hit.origin == "user" else hit.title
+        out.print(f"[bold]{n}. {esc(title)}[/] — {esc(hit.section)}  "
                   f"[dim](score {hit.score:.3f}, {esc(hit.doc_id)})[/]")
         out.print(f"   {esc(hit.text)}\n")
 
@@ -95,7 +99,8 @@ def _print_answer(answer, wording) -> None:  # noqa: ANN001 - Answer, Wording
     if answer.citations:
         out.print(f"\n[bold]{esc(wording.text('answer.sources_title'))}[/]")
         for c in answer.citations:
-            out.print(esc(f"[{c.n}] {c.title} — {c.section}" + (f" — {c.source_url}" if c.source_url else "")))
+            title = f"{c.title} {wording.text('answer.user_source_label')}" if c.origin == "user" else c.title
+            out.print(esc(f"[{c.n}] {title} — {c.section}" + (f" — {c.source_url}" if c.source_url else "")))
             out.print(esc(f"    « {c.quote[:300]} »"))
 
 
