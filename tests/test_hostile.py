@@ -480,6 +480,23 @@ def test_read_only_data_dir_gives_a_message(indexed: Settings, tmp_path: Path) -
         for folder in folders:
             folder.chmod(0o755)
     assert IndexReader(indexed).snapshot().docs
+    # a copied, fully read-only data folder (its files too): still a message, never wrong advice
+    files = [p for p in indexed.data_dir.rglob("*") if p.is_file()]
+    modes = {p: p.stat().st_mode for p in files}
+    for path in files:
+        path.chmod(0o444)
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        for args in (("search", "réversibilité"), ("ask", "Qu'est-ce que la réversibilité ?")):
+            proc = _cli_process(indexed, *args, prefix=prefix)
+            assert proc.returncode == 2 and "lecture seule" in proc.stderr, (args, proc.stderr)
+            assert "doctrine index" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+        for path, mode in modes.items():
+            path.chmod(mode)
 
 
 # ---------------------------------------------------------------- 6. symbolic links

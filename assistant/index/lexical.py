@@ -168,8 +168,27 @@ def open_reader(path: Path) -> tantivy.Index:
         index = tantivy.Index.open(str(path))
         index.config_reader(reload_policy="manual")
     except (OSError, ValueError) as exc:
+        if _lock_refused(path):
+            raise IndexError_(
+                f"index en lecture seule : l'index lexical doit pouvoir poser son verrou dans « {path} », même "
+                "pour répondre ; donnez les droits d'écriture sur le dossier de données à l'utilisateur qui lance "
+                "Doctrine"
+            ) from exc
         raise IndexError_(f"index lexical illisible ({exc}) : relancez « doctrine index --rebuild »") from exc
     return index
+
+
+def _lock_refused(path: Path) -> bool:
+    """Whether tantivy cannot take its reader lock here (a read-only folder or lock file), tried, not guessed."""
+    from assistant.index.datadir import writable
+
+    if not writable(path):
+        return True
+    try:
+        with (path / ".tantivy-meta.lock").open("a"):
+            return False
+    except OSError:
+        return True
 
 
 def _terms(schema: tantivy.Schema, query_tokens: Sequence[str]) -> tantivy.Query:
