@@ -48,6 +48,7 @@ from assistant.answer.gate import (
 )
 from assistant.answer.generators import (
     CIRCULAR_ID,
+    EVIDENCE_BEYOND_K,
     ExtractiveGenerator,
     LLMGenerator,
     llm_error,
@@ -80,7 +81,7 @@ from assistant.text import accent_map, fold, reaccent
 from assistant.wording import load_wording
 
 DRAFT_GENERATOR = "drafter"
-RETRIEVE_AT_LEAST = 6  # passages retrieved whatever k: the gate judges six, the extractive generator k + 1
+RETRIEVE_AT_LEAST = 6  # passages the scope check reads whatever k (the gate judges six)
 RELATED = 3  # passages listed « à consulter » with a refusal
 MAX_PARTS = 3  # parts of a multi-part question searched and judged one by one
 CLAIM_HITS = 8  # passages searched for each claim the question takes for granted
@@ -146,7 +147,7 @@ class AnswerChain:
         decision = self.gate(condensed, analysis, retrieval, snap)
         notices = self._context_notices(asked, retrieval, snap)
         request = GenerationRequest(condensed.standalone, condensed.focus, retrieval.hits, asked.k, snap.sections.get,
-                                    analysis)
+                                    analysis, snap.idf)
         t0 = time.perf_counter()
         generated: Generated | None = None
         draft: DraftReply | None = None
@@ -211,7 +212,8 @@ class AnswerChain:
         on its subject alone, for the scope check."""
         asked = condensed.question
         k = max(asked.k, RETRIEVE_AT_LEAST)
-        primary = self.searcher.retrieve(self.lexicon.expand(condensed.standalone), k, filters=asked.filters)
+        depth = max(k, asked.k + EVIDENCE_BEYOND_K)  # what the extractive generator may quote from
+        primary = self.searcher.retrieve(self.lexicon.expand(condensed.standalone), depth, filters=asked.filters)
         rankings = [primary.hits]
         if condensed.focus:
             names = text_names(asked.history)
@@ -220,7 +222,7 @@ class AnswerChain:
         if self._method_question(analysis):
             rankings.insert(0, self.searcher.retrieve(self.rules["purchase_procedure_query"], k,
                                                       filters=asked.filters).hits)
-        hits = tuple(fuse_hits(rankings, k)) if len(rankings) > 1 else primary.hits
+        hits = tuple(fuse_hits(rankings, depth)) if len(rankings) > 1 else primary.hits
         parts = []
         for part in analysis.parts[:MAX_PARTS]:
             found = self.searcher.retrieve(self.lexicon.expand(part.subject_text.strip() or part.text), k,
@@ -259,7 +261,7 @@ class AnswerChain:
         if analysis.intent == "draft" or is_english(question):
             return decision  # the subject analysis reads French; an English question is judged on evidence
         t = self.settings.gate
-        sections = self._section_texts(snap, retrieval.hits)
+        sections = self._section_texts(snap, self._judged(retrieval, condensed))
         everyday = t.everyday_dense if decision.anchored else t.everyday_dense_unanchored
         whole = max([retrieval.max_dense, *parts_dense])
         verdicts = [
@@ -286,7 +288,7 @@ class AnswerChain:
         for claim in analysis.claims:
             found = self.searcher.retrieve(self.lexicon.expand(claim.text), CLAIM_HITS,
                                            filters=condensed.question.filters)
-            texts = [text for _, text in self._section_texts(snap, found.hits + retrieval.hits)]
+            texts = [text for _, text in self._section_texts(snap, found.hits + self._judged(retrieval, condensed))]
             if not claim_supported(claim, texts, families):
                 premises.append(claim.text)
         return tuple(premises)
@@ -355,7 +357,7 @@ class AnswerChain:
 
     def _fallback(self, request: GenerationRequest) -> Generated:
         generated = self.extractive.generate(
-            request.question, request.hits[: request.k + 1], request.sections, request.focus
+            request.question, request.hits[: request.k + EVIDENCE_BEYOND_K], request.sections, request.focus
         )
         name = self.wording.text("answer.fallback_generator", name=self.extractive.name)
         return Generated(generated.text, generated.citations, name)
@@ -403,6 +405,12 @@ class AnswerChain:
             cached = (snap.generation, accents, corpus)
             self._per_generation = cached
         return cached[1], cached[2]
+
+    @staticmethod
+    def _judged(retrieval: Retrieval, condensed: Condensed) -> tuple[Hit, ...]:
+        """The passages the scope and premise checks read: the generator may quote from deeper ones,
+        but a passage the gate was not calibrated on must not make a subject look covered."""
+        return retrieval.hits[: max(condensed.question.k, RETRIEVE_AT_LEAST)]
 
     @staticmethod
     def _section_texts(snap: Snapshot, hits: Sequence[Hit]) -> list[tuple[str, str]]:

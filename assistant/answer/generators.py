@@ -10,7 +10,7 @@ files of ``prompts/``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from assistant.answer.analysis import QuestionAnalysis
@@ -23,6 +23,7 @@ from assistant.text import fold, tokens
 from assistant.wording import load_prompt, load_wording
 
 CIRCULAR_ID = "circulaire-2026-achat-numerique"
+EVIDENCE_BEYOND_K = 3  # passages past k the extractive generator may quote from (evals/README.md)
 CUT = 0.5  # units scoring under this share of the best one are not worth showing
 
 
@@ -64,42 +65,60 @@ class ExtractiveGenerator:
     name = "extractive"
 
     def __init__(
-        self, settings: Settings, max_units: int = 9, max_chars: int = 1800, hit_weight: float = 0.6
+        self, settings: Settings, max_units: int = 9, max_chars: int = 1800, hit_weight: float = 0.6,
+        section_context: bool = True, outside_penalty: float = 0.05, idf_weighting: bool = True,
     ) -> None:
         self.settings = settings
+        self.section_context = section_context
+        self.outside_penalty = outside_penalty
+        self.idf_weighting = idf_weighting
         self.max_units = max_units
         self.max_chars = max_chars
         self.hit_weight = hit_weight
         self.wording = load_wording(settings.prompts_dir)
 
     def stream(self, request: GenerationRequest) -> Iterator[str | Generated]:
-        """The whole answer at once (the app reveals it progressively): k + 1 passages to quote from."""
-        yield self.generate(request.question, request.hits[: request.k + 1], request.sections, request.focus,
-                            request.analysis)
+        """The whole answer at once (the app reveals it progressively), quoting from k + EVIDENCE_BEYOND_K
+        passages: with the rest of their sections, the deeper ones hold facts a top-k cut loses."""
+        yield self.generate(request.question, request.hits[: request.k + EVIDENCE_BEYOND_K], request.sections, request.focus,
+                            request.analysis, request.idf)
 
     def generate(
         self, question: str, hits: Sequence[Hit], sections: SectionLookup, focus: str | None = None,
-        analysis: QuestionAnalysis | None = None,
+        analysis: QuestionAnalysis | None = None, idf: Callable[[str], float] | None = None,
     ) -> Generated:
-        """``focus`` is the user's own words of a condensed follow-up: its terms count double."""
+        """``focus`` is the user's own words of a condensed follow-up: its terms count double. With
+        ``idf``, a question term weighs its corpus rarity, so « disponibilité » outweighs « objectif »."""
         terms = informative_terms(question) or set(tokens(question))
         focus_terms = informative_terms(focus) if focus else set()
-        scored: list[tuple[float, int, int, Unit]] = []
-        units_by_rank: list[list[Unit]] = []
+        candidates: list[tuple[int, int, Unit, set[str], bool]] = []  # rank, unit order, unit, terms, outside
+        seen_sections: set[str] = set()
         for rank, hit in enumerate(hits):
-            units = section_units(hit.text, 10_000)
-            units_by_rank.append(units)
+            units, outside = self._candidate_units(hit, hits, sections, seen_sections)
             for u_i, unit in enumerate(units):
                 unit_terms = set(tokens(unit.text))
                 if unit.is_list:  # a list item's topic is its section heading (« Les neuf objectifs »)
                     unit_terms |= set(tokens(hit.section.rsplit(" > ", 1)[-1]))
-                overlap = (len(terms & unit_terms) + len(focus_terms & unit_terms)) / max(
-                    1, len(terms) + len(focus_terms)
-                )
-                score = self.hit_weight * hit.score + (1 - self.hit_weight) * overlap - 0.01 * u_i
-                if len(unit.text) < 25 and not unit.is_list:
-                    score -= 0.2
-                scored.append((score, rank, u_i, unit))
+                candidates.append((rank, u_i, unit, unit_terms, u_i in outside))
+        # Terms no candidate holds (the buyer's own context words) weigh nothing: they cannot tell
+        # two sentences apart, they would only shrink every overlap.
+        present = set().union(*(c[3] for c in candidates)) if candidates else set()
+        use_idf = idf is not None and self.idf_weighting
+
+        def weight(term: str) -> float:
+            return (max(0.1, idf(term)) if use_idf else 1.0) if term in present else 0.0  # type: ignore[misc]
+
+        total = sum(weight(t) for t in terms) + sum(weight(t) for t in focus_terms)
+        scored: list[tuple[float, int, int, Unit]] = []
+        for rank, u_i, unit, unit_terms, outside_passage in candidates:
+            overlap = (sum(weight(t) for t in terms & unit_terms)
+                       + sum(weight(t) for t in focus_terms & unit_terms)) / max(1e-9, total)
+            score = self.hit_weight * hits[rank].score + (1 - self.hit_weight) * overlap - 0.01 * u_i
+            if outside_passage:
+                score -= self.outside_penalty
+            if len(unit.text) < 25 and not unit.is_list:
+                score -= 0.2
+            scored.append((score, rank, u_i, unit))
         scored.sort(key=lambda s: (-s[0], s[1], s[2]))
         if not scored:
             return Generated("", (), self.name)
@@ -152,17 +171,38 @@ class ExtractiveGenerator:
             used_chars += len(block)
             per_doc[hit.doc_id] = per_doc.get(hit.doc_id, 0) + 1
             chosen.append((rank, u_i, block))
-        lead = self._lead(chosen, hits, analysis, terms)
+        lead = self._lead(chosen, hits, analysis, terms, weight)
         if lead:
             chosen.insert(0, chosen.pop(lead))
             twins = {(0 if i == lead else i + 1 if i < lead else i): v for i, v in twins.items()}
         return self._compose(hits, chosen, twins, sections)
 
+    def _candidate_units(
+        self, hit: Hit, hits: Sequence[Hit], sections: SectionLookup, seen: set[str],
+    ) -> tuple[list[Unit], set[int]]:
+        """The sentences a hit offers: those of its passage and, when ``section_context`` is on, the
+        rest of its section (the passage boundary often cuts a fact from the sentence that asks for
+        it), each section once; sentences outside every retrieved passage of the section score
+        ``outside_penalty`` less."""
+        own = section_units(hit.text, 10_000)
+        section = sections(hit.section_id) if self.section_context else None
+        if section is None:
+            return own, set()
+        if hit.section_id in seen:
+            return [], set()
+        seen.add(hit.section_id)
+        units = section_units(section.text, 10_000)
+        retrieved = squash(" ".join(h.text for h in hits if h.section_id == hit.section_id))
+        outside = {i for i, u in enumerate(units) if squash(u.text) not in retrieved}
+        return units, outside
+
     @staticmethod
     def _lead(
         chosen: list[tuple[int, int, str]], hits: Sequence[Hit], analysis: QuestionAnalysis | None, terms: set[str],
+        weight: Callable[[str], float],
     ) -> int:
-        """Which chosen sentence answers first: the one that holds the most of the subject and, for a
+        """Which chosen sentence answers first: the one that holds the most of the subject (weighed as
+        the sentences were) and, for a
         question wanting a figure, a date or a name, one of those; the best retrieved passage breaks
         ties. (Only the order changes: the sentences shown are the same.)"""
         if not chosen:
@@ -175,7 +215,7 @@ class ExtractiveGenerator:
         def score(item: tuple[int, tuple[int, int, str]]) -> tuple[float, int]:
             i, (rank, _, block) = item
             found = set(tokens(f"{hits[rank].section} {block}"))
-            share = len(subject & found) / max(1, len(subject))
+            share = sum(weight(t) for t in subject & found) / max(1e-9, sum(weight(t) for t in subject))
             cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
             return (share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))), -i)
 

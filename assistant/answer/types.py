@@ -209,6 +209,7 @@ class GenerationRequest:
     k: int
     sections: SectionLookup
     analysis: QuestionAnalysis | None = None
+    idf: Callable[[str], float] | None = None  # corpus term weights: a rare subject word counts more
 
 
 @dataclass(frozen=True)

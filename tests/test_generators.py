@@ -1,0 +1,84 @@
+"""The extractive generator on hand-made passages: which sentences it quotes, and from where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.answer.citations import quote_in_passage
+from assistant.answer.generators import ExtractiveGenerator
+from assistant.answer.types import Hit
+from assistant.index.chunking import SectionRecord
+from tests.conftest import make_settings
+
+SECTION = SectionRecord(
+    "guide#s1", "guide", "Guide > Critères",
+    "L'objectif de disponibilité porte sur la solution achetée.\n\n"
+    "La disponibilité s'apprécie au regard du délai de mise à disposition de la solution.\n\n"
+    "Une solution disponible sur étagère se déploie plus vite qu'un développement.",
+)
+OTHER = SectionRecord(
+    "guide#s2", "guide", "Guide > Liste",
+    "Le guide fixe neuf objectifs pour chaque achat.\n\nChaque objectif est apprécié au regard du besoin.",
+)
+SECTIONS = {s.section_id: s for s in (SECTION, OTHER)}
+
+
+def _hit(section: SectionRecord, text: str, score: float, chunk: str) -> Hit:
+    return Hit.from_meta({"title": "Guide", "kind": "guide"}, chunk_id=chunk, doc_id=section.doc_id,
+                         section=section.section, section_id=section.section_id, text=text, score=score)
+
+
+def _generator(tmp_path: Path, **options: object) -> ExtractiveGenerator:
+    return ExtractiveGenerator(make_settings(tmp_path), **options)  # type: ignore[arg-type]
+
+
+def test_a_fact_cut_off_by_the_passage_boundary_is_quoted_from_its_section(tmp_path: Path) -> None:
+    """The passage holds the first sentence only; the fact asked for is in the next one."""
+    hit = _hit(SECTION, "L'objectif de disponibilité porte sur la solution achetée.", 0.9, "c1")
+    question = "Quel délai de mise à disposition faut-il évaluer ?"
+
+    with_section = _generator(tmp_path).generate(question, [hit], SECTIONS.get)
+    assert "délai de mise à disposition" in with_section.text
+    for citation in with_section.citations:
+        assert quote_in_passage(citation.quote, citation.passage)  # the section is the cited passage
+
+    passage_only = _generator(tmp_path, section_context=False).generate(question, [hit], SECTIONS.get)
+    assert "délai de mise à disposition" not in passage_only.text
+
+
+def test_a_section_is_offered_once_even_when_two_of_its_passages_are_retrieved(tmp_path: Path) -> None:
+    first = _hit(SECTION, "L'objectif de disponibilité porte sur la solution achetée.", 0.9, "c1")
+    second = _hit(SECTION, "Une solution disponible sur étagère se déploie plus vite qu'un développement.", 0.8, "c2")
+    generated = _generator(tmp_path).generate("Que recouvre l'objectif de disponibilité ?", [first, second],
+                                               SECTIONS.get)
+    bodies = [line for line in generated.text.splitlines() if line.strip() and not line.startswith("Sources")]
+    assert len(bodies) == len(set(bodies))
+    assert generated.text.count("se déploie plus vite") == 1
+
+
+def test_the_rare_subject_word_outweighs_the_common_one(tmp_path: Path) -> None:
+    """« disponibilité » is rare, « objectif » is everywhere: the sentence on availability leads."""
+    common = _hit(OTHER, "Le guide fixe neuf objectifs pour chaque achat.", 0.9, "c3")
+    rare = _hit(SECTION, "La disponibilité s'apprécie au regard du délai de mise à disposition de la solution.", 0.85,
+                "c4")
+    idf = {"objectif": 0.2, "disponibil": 3.0}.get
+    question = "Que recouvre l'objectif de disponibilité ?"
+
+    weighted = _generator(tmp_path, section_context=False).generate(
+        question, [common, rare], SECTIONS.get, idf=lambda t: idf(t, 1.0))
+    assert weighted.text.startswith("**La disponibilité s'apprécie"), weighted.text
+
+    flat = _generator(tmp_path, section_context=False, idf_weighting=False).generate(
+        question, [common, rare], SECTIONS.get, idf=lambda t: idf(t, 1.0))
+    assert flat.text.splitlines()[0].startswith("**Le guide fixe neuf objectifs"), flat.text
+
+
+def test_words_no_passage_holds_do_not_change_the_choice(tmp_path: Path) -> None:
+    """A buyer's tool name (absent from every passage) must not reorder what is quoted."""
+    hits = [_hit(OTHER, "Le guide fixe neuf objectifs pour chaque achat.", 0.9, "c3"),
+            _hit(SECTION, "La disponibilité s'apprécie au regard du délai de mise à disposition de la solution.", 0.85,
+                 "c4")]
+    plain = _generator(tmp_path).generate("Que recouvre l'objectif de disponibilité ?", hits, SECTIONS.get)
+    named = _generator(tmp_path).generate("Que recouvre l'objectif de disponibilité pour Zorglubix ?", hits,
+                                          SECTIONS.get)
+    assert plain.text == named.text
