@@ -82,3 +82,16 @@ def test_words_no_passage_holds_do_not_change_the_choice(tmp_path: Path) -> None
     named = _generator(tmp_path).generate("Que recouvre l'objectif de disponibilité pour Zorglubix ?", hits,
                                           SECTIONS.get)
     assert plain.text == named.text
+
+
+def test_a_sentence_is_about_its_headings(tmp_path: Path) -> None:
+    """The sentence never says « disponibilité »; its heading does, so it answers the question."""
+    headed = SectionRecord("guide#s3", "guide", "Objectifs > Disponibilité",
+                           "Il faut évaluer le délai dans lequel la solution peut être livrée aux utilisateurs.")
+    other = SectionRecord("guide#s4", "guide", "Méthode > Achat",
+                          "Le guide décrit la méthode d'achat et ses objectifs.")
+    sections = {s.section_id: s for s in (headed, other)}
+    hits = [_hit(other, other.text, 0.9, "c5"), _hit(headed, headed.text, 0.7, "c6")]
+    generated = _generator(tmp_path).generate("Que recouvre l'objectif de disponibilité ?", hits, sections.get,
+                                              idf=lambda _t: 1.0)
+    assert generated.text.startswith("**Il faut évaluer le délai"), generated.text

@@ -97,8 +97,9 @@ class ExtractiveGenerator:
             units, outside = self._candidate_units(hit, hits, sections, seen_sections)
             for u_i, unit in enumerate(units):
                 unit_terms = set(tokens(unit.text))
-                if unit.is_list:  # a list item's topic is its section heading (« Les neuf objectifs »)
-                    unit_terms |= set(tokens(hit.section.rsplit(" > ", 1)[-1]))
+                # A sentence's topic includes its headings: under « … > Disponibilité », a sentence
+                # on the delay before users get the tool answers a question on availability.
+                unit_terms |= set(tokens(hit.section))
                 candidates.append((rank, u_i, unit, unit_terms, u_i in outside))
         # Terms no candidate holds (the buyer's own context words) weigh nothing: they cannot tell
         # two sentences apart, they would only shrink every overlap.
