@@ -73,6 +73,17 @@ def test_claims_taken_for_granted() -> None:
     c = _a("Le référencement au catalogue étant obligatoire, que dois-je faire ?")
     assert [cl.kind for cl in c.claims] == ["obligation"]
     assert _a("Quels sont les neuf objectifs de la doctrine ?").claims == ()
+    # A text as the subject of a clause that states a figure: the figure is taken for granted.
+    d = _a("La circulaire accorde 4 mois aux opérateurs pour changer d'outil : quand faut-il avoir fini ?")
+    assert [cl.values for cl in d.claims] == [("4 mois",)]
+    assert _a("Quel délai de 4 mois la DINUM a-t-elle pour rendre son avis ?").claims == ()  # a question, no claim
+
+
+def test_a_nor_shaped_code_is_a_reference_with_or_without_the_word() -> None:
+    a = _a("Tu confirmes que le texte porte le code TREX2612345B ?")
+    assert [(r.kind, r.keys) for r in a.references] == [("nor", ("trex2612345b",))]
+    assert not reference_found(a.references[0], fold("NOR : PRMJ2603774A"))
+    assert reference_found(_a("Son code est PRMJ2603774A ?").references[0], fold("NOR : PRMJ2603774A"))
 
 
 def test_claim_support_needs_the_figure_and_the_topic_together() -> None:

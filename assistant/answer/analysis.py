@@ -186,7 +186,8 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
         values = [f"{m.group(1)} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
         values += [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
-        if not (asserted or (kinds and values)):
+        stated = bool(values) and re.search(r["claims"]["text_subject"], clause) is not None
+        if not (asserted or (kinds and values) or stated):
             continue
         if not kinds and not values:
             continue
