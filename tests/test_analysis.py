@@ -144,6 +144,12 @@ def test_drafting_requests_are_read(message: str, route: str | None, criteria: t
     assert read.object and len(read.object) < len(message)
 
 
+def test_the_object_of_a_drafting_request_after_an_elided_article() -> None:
+    read = read_request("Rédige la justification de l'hébergement de nos archives chez un prestataire qualifié.",
+                        PROMPTS)
+    assert read.object == "hébergement de nos archives chez un prestataire qualifié"
+
+
 def test_words_the_corpus_writes_without_accents_are_left_alone() -> None:
     amap = accent_map(["Elle a été publiée à Paris, dès le début, avec des annexes.", "Il calcule le coût calculé."])
     assert reaccent("Elle a ete publiee des le debut ? Il calcule", amap) == "Elle a été publiée des le début ? Il calcule"

@@ -246,12 +246,27 @@ def test_a_drafting_request_is_drafted(pipeline: Pipeline) -> None:
     _verify(answer)
 
 
+def test_a_drafted_request_also_says_what_the_texts_say_on_its_own_subject(pipeline: Pipeline) -> None:
+    """The templates know routes and objectives, not the request's own topic (here: health data)."""
+    answer = pipeline.chain.invoke("Rédige la justification de l'hébergement de nos données de santé chez un "
+                                   "hébergeur certifié HDS.")
+    assert answer.generator == "drafter" and not answer.refused
+    heading = "### Ce que disent les textes sur votre demande"
+    assert heading in answer.answer
+    support = answer.answer.split(heading, 1)[1].split("**À compléter**", 1)[0]
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", support)}
+    assert numbers and numbers <= {c.n for c in answer.citations}
+    assert "HDS" in support and "Sources :" not in support  # its own topic; the draft lists its sources once
+    _verify(answer)
+
+
 def test_the_direct_answer_comes_first_and_the_sources_are_named(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité et de mise en concurrence en 2026 ?")
     assert not answer.refused, answer.gate
-    first = answer.answer.split("\n", 1)[0]
+    lead = answer.answer.split("\n\n", 1)[0]  # the direct answer: its first sentence and the list it announces
+    first = lead.split("\n", 1)[0]
     assert first.startswith("**") and re.search(r"\[\d+\]", first), answer.answer
-    assert re.search(r"\d[\d  ]*\s*€", first), first  # a figure was asked: the first line gives one
+    assert re.search(r"\d[\d  ]*\s*€", lead), lead  # a figure was asked: the direct answer gives one
     assert "60 000" in answer.answer
     assert answer.answer.rstrip().splitlines()[-1].startswith("Sources :")
 

@@ -154,7 +154,8 @@ class AnswerChain:
         if decision.refused:
             generated = Generated(self._refusal(decision, retrieval, asked), (), self.extractive.name)
         elif analysis.intent == "draft" and self.drafting is not None:
-            draft = self.drafting(asked.text)
+            draft = self.drafting(asked.text, next(item for item in self.extractive.stream(request)
+                                                   if isinstance(item, Generated)))
             generated = Generated(draft.text, draft.citations, DRAFT_GENERATOR)
         else:
             generator = self.llm if self.llm is not None and asked.use_llm else self.extractive

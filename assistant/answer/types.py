@@ -232,9 +232,11 @@ class DraftReply:
 
 
 class DraftResponder(Protocol):
-    """Drafts what a chat message asks to draft (built by the pipeline from the draft package)."""
+    """Drafts what a chat message asks to draft (built by the pipeline from the draft package).
+    ``support``: what the texts say on the message's own subject (an extractive answer), shown in
+    the draft after the justification paragraphs."""
 
-    def __call__(self, message: str) -> DraftReply: ...
+    def __call__(self, message: str, support: Generated | None = None) -> DraftReply: ...
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer.analysis import rules
-from assistant.answer.types import Citation, DraftReply
+from assistant.answer.types import Citation, DraftReply, Generated
 from assistant.draft.drafter import Draft, Drafter
 from assistant.text import fold
 from assistant.wording import load_wording
@@ -26,7 +26,7 @@ DEFAULT_CRITERION = "performance_metier"
 # A build route implies the earlier steps were examined: the furthest step named wins.
 _ROUTE_ORDER = ("faire_avec", "faire_faire", "faire", "sur_etagere", "mutualisee")
 _OBJECT = re.compile(
-    r"\b(?:un|une|le|la|l'|les|des|notre|nos|d'un|d'une|du)\s+((?:nouvel|nouveau|nouvelle|futur|futurs|future)?\s*"
+    r"(?:\b(?:un|une|le|la|les|des|notre|nos|d'un|d'une|du)\s+|\bl['’]\s*)((?:nouvel|nouveau|nouvelle|futur|futurs|future)?\s*"
     r"(?:outil|logiciel|application|appli|solution|plateforme|service|saas|site|portail|syst[eè]me|progiciel|"
     r"marché|licence|hébergement|messagerie|suite)\b[^,;:.?!]*?)(?=\s+(?:après|car|parce|puisque|en insistant|"
     r"afin|et en|alors)\b|[,;:.?!]|$)", re.IGNORECASE)
@@ -91,17 +91,23 @@ class ChatDrafter:
         self.drafter = drafter
         self.prompts_dir = prompts_dir
         self.wording = load_wording(prompts_dir)
+        # The extractive answer ends on the list of its documents: the draft lists its own sources.
+        self._sources_line = self.wording.text("answer.sources_line", sources="\0").split("\0", 1)[0].strip()
 
-    def __call__(self, message: str) -> DraftReply:
+    def __call__(self, message: str, support: Generated | None = None) -> DraftReply:
         chat = read_request(message, self.prompts_dir)
         request = chat.as_request()
         draft = self.drafter.draft(request, use_llm=False)
-        text, citations = self.render(draft, chat)
+        text, citations = self.render(draft, chat, support)
         return DraftReply(text, tuple(citations), request)
 
-    def render(self, draft: Draft, chat: ChatDraftRequest) -> tuple[str, list[Citation]]:
+    def render(
+        self, draft: Draft, chat: ChatDraftRequest, support: Generated | None = None,
+    ) -> tuple[str, list[Citation]]:
         """The route paragraph when the message named a route (or nothing at all), one paragraph per
-        objective it named, the evidence to obtain, and what is left to complete."""
+        objective it named, the evidence to obtain, what the texts say on the message's own subject
+        (``support``: the templates know the route and the objectives, not « le passage par l'UGAP »
+        or « un achat innovant de 70 k€ »), and what is left to complete."""
         w = self.wording
         sections = []
         if chat.route or not chat.criteria:
@@ -118,6 +124,13 @@ class ChatDrafter:
             to_complete += [t for t in section.to_complete if t not in to_complete]
             for c in section.citations:
                 cited.setdefault(c.n, c)
+        if support is not None and support.text:
+            offset = max(cited, default=0)
+            body = [re.sub(r"\[(\d+)\]", lambda m: f"[{int(m.group(1)) + offset}]", line)
+                    for line in support.text.splitlines() if not line.startswith(self._sources_line)]
+            lines += [f"### {w.text('draft.support_heading')}", "", "\n".join(body).strip(), ""]
+            for c in support.citations:
+                cited[c.n + offset] = c._replace(n=c.n + offset)
         if to_complete:
             lines += [f"**{w.text('draft.to_complete_heading')}** :", *[f"- {t}" for t in to_complete], ""]
         lines.append(w.text("draft.chat_next"))
