@@ -113,6 +113,10 @@ def test_condense_leaves_standalone_questions_alone() -> None:
     question = "Quelles obligations la loi SREN impose-t-elle pour les données sensibles ?"
     assert heuristic_condense(question, history) == question
     assert "SecNumCloud" in heuristic_condense("et qui la délivre ?", history)
+    # Short, no marker, yet it leans on the conversation (five content words at most).
+    assert "SecNumCloud" in heuristic_condense("Valable aussi pour une petite commune rurale ?", history)
+    assert heuristic_condense("Quels délais le Data Act fixe-t-il pour changer de fournisseur cloud ?",
+                              history).startswith("Quels délais")
 
 
 @pytest.mark.parametrize(
