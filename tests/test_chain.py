@@ -113,8 +113,13 @@ def test_condense_leaves_standalone_questions_alone() -> None:
     question = "Quelles obligations la loi SREN impose-t-elle pour les données sensibles ?"
     assert heuristic_condense(question, history) == question
     assert "SecNumCloud" in heuristic_condense("et qui la délivre ?", history)
-    # Short, no marker, yet it leans on the conversation (five content words at most).
-    assert "SecNumCloud" in heuristic_condense("Valable aussi pour une petite commune rurale ?", history)
+    # No leading « et », no pronoun, yet they point back: « aussi », « ça », « ce référentiel », « même pour ».
+    for follow_up in ("Valable aussi pour une petite commune rurale ?", "Ça couvre les opérateurs de l'État ?",
+                      "Ce référentiel vaut pour les collectivités ?", "Même pour un contrat de deux ans ?"):
+        assert "SecNumCloud" in heuristic_condense(follow_up, history), follow_up
+    assert heuristic_condense("Où le ministère héberge-t-il les données des agents ?", history).startswith("Où")
+    plain = "Je voudrais savoir ce que la loi SREN change pour les données sensibles des ministères."
+    assert heuristic_condense(plain, history) == plain  # « ce que » points at nothing said before
     assert heuristic_condense("Quels délais le Data Act fixe-t-il pour changer de fournisseur cloud ?",
                               history).startswith("Quels délais")
 

@@ -14,12 +14,17 @@ _ELLIPTIC_START = re.compile(
     r"et qu|et la|et le|et les|qu'en est-il|quid)\b",
     re.IGNORECASE,
 )
-# A follow-up this short (content words) leans on the conversation even without a marker: « Valable
-# aussi pour une petite commune rurale ? » (3 proved too few on the blind sets; evals/README.md).
-ELLIPTIC_MAX_WORDS = 5
+ELLIPTIC_MAX_WORDS = 3  # content words: « et le délai ? »
 _ANAPHORA = re.compile(
     r"(?<![-\w])(il|elle|ils|elles|celui-ci|celle-ci|ce texte|cette circulaire|ce dispositif|dedans|"
     r"l'a|la signe|le signe|en vigueur)(?![-\w])",
+    re.IGNORECASE,
+)
+# Words that point at what was said before: demonstratives (« ça », « ce référentiel »), « c'est »,
+# « aussi », « même » as in « même pour… », « lui-même ». « Ce que », « ce qui » do not.
+_DEIXIS = re.compile(
+    r"(?<![-\w])(ça|ca|cela|c'est|c'était|aussi|même pour|même si|même quand|même chose|lui[- ]m[êe]me|"
+    r"eux[- ]m[êe]mes|(?:ce|cet|cette|ces)\s+(?!que\b|qui\b|qu'|dont\b|sont\b)\w+)(?![-\w])",
     re.IGNORECASE,
 )
 
@@ -41,6 +46,7 @@ def heuristic_condense(question: str, history: Sequence[Turn]) -> str:
         bool(_ELLIPTIC_START.match(question))
         or len(tokens(question)) <= ELLIPTIC_MAX_WORDS
         or bool(_ANAPHORA.search(question))
+        or bool(_DEIXIS.search(question))
     )
     if not elliptic:
         return question
