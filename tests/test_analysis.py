@@ -79,6 +79,16 @@ def test_claims_taken_for_granted() -> None:
     assert _a("Quel délai de 4 mois la DINUM a-t-elle pour rendre son avis ?").claims == ()  # a question, no claim
 
 
+def test_questions_coordinated_after_a_comma_are_parts() -> None:
+    two = _a("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale exiger du "
+             "constructeur de la salle blanche ?")
+    assert [p.text for p in two.parts] == ["Quel est le seuil de dispense de publicité en 2026 ?",
+                                           "quelle garantie décennale exiger du constructeur de la salle blanche ?"]
+    # One verb for both (no comma), or a second question that leans on the first: one part.
+    assert len(_a("Quel système d'alarme et quelles normes de sécurité imposer au titulaire ?").parts) == 1
+    assert len(_a("Quel taux de TVA pour une licence logicielle, et peut-on la récupérer ?").parts) == 1
+
+
 def test_a_nor_shaped_code_is_a_reference_with_or_without_the_word() -> None:
     a = _a("Tu confirmes que le texte porte le code TREX2612345B ?")
     assert [(r.kind, r.keys) for r in a.references] == [("nor", ("trex2612345b",))]

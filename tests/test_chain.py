@@ -269,6 +269,15 @@ def test_a_drafted_request_also_says_what_the_texts_say_on_its_own_subject(pipel
     _verify(answer)
 
 
+def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
+                                   "exiger du constructeur de la salle blanche ?")
+    assert not answer.refused, answer.answer
+    assert "60 000" in answer.answer
+    assert "Non traité par les textes indexés" in answer.answer and "décennale" in answer.answer.rsplit("\n", 1)[-1]
+    _verify(answer)
+
+
 def test_the_direct_answer_comes_first_and_the_sources_are_named(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité et de mise en concurrence en 2026 ?")
     assert not answer.refused, answer.gate

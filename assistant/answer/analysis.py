@@ -11,6 +11,7 @@ the text alone, with rules whose word lists are data (``prompts/analysis.yaml``)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -84,6 +85,25 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zà-ÿ]+(?:[A-Z][a-zà-
 
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+
+
+# A second question coordinated inside one sentence after a comma: « comment pondérer le prix, et quel
+# taux de TVA appliquer ? ». Each is a part, judged on its own subject. Without the comma the two
+# often share one verb (« quel système et quelles normes imposer ? »): one question.
+_COORDINATED = re.compile(
+    r",\s*(?:et|ainsi que|puis)\s+(?:au passage\s+|aussi\s+|enfin\s+)?(?=(?:quel|quelle|quels|quelles|comment|"
+    r"combien|qui|o[uù]|quand|pourquoi|est-ce|faut-il|dois-je|doit-on|peut-on|puis-je)\b)",
+    re.IGNORECASE,
+)
+
+
+def _questions(sentence: str, own_subject: Callable[[str], bool]) -> list[str]:
+    """The questions coordinated in ``sentence``, when each names its own subject (« et peut-on la
+    récupérer ? » leans on the first one: it stays with it)."""
+    pieces = [p.strip(" ,") for p in _COORDINATED.split(sentence) if p.strip(" ,")]
+    if len(pieces) < 2 or not all(own_subject(p) for p in pieces):
+        return [sentence]
+    return [p if p.endswith("?") else f"{p} ?" for p in pieces]
 
 
 def _context_spans(sentence: str, markers: list[str]) -> list[tuple[int, int]]:
@@ -242,6 +262,13 @@ def analyse(
     generic = generic | _frame(str(prompts_dir / "analysis.yaml"))
     sentences = _sentences(question)
     asked = [s for s in sentences if s.endswith("?")] or sentences[-1:] or [question]
+    everyday = general_stems(prompts_dir)
+
+    def own_subject(text: str) -> bool:
+        return len([t for t in _stems(text, synonyms or {}) - generic
+                    if t not in everyday and not t.isdigit()]) >= 2
+
+    asked = [q for s in asked for q in _questions(s, own_subject)]
     narrative = [s for s in sentences if s not in asked]
     parts: list[Part] = []
     context_text = " ".join(narrative)
