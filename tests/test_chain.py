@@ -269,6 +269,15 @@ def test_a_drafted_request_also_says_what_the_texts_say_on_its_own_subject(pipel
     _verify(answer)
 
 
+@pytest.mark.parametrize(("question", "expected"), [("Règle R4 ?", "R4"), ("Décret n° 2019-1088 ?", "2019-1088")])
+def test_a_question_that_only_names_an_indexed_text_is_answered(pipeline: Pipeline, question: str,
+                                                                 expected: str) -> None:
+    answer = pipeline.chain.invoke(question)
+    assert not answer.refused, answer.answer
+    assert expected in answer.answer.split("\n", 1)[0]
+    assert pipeline.chain.invoke("Règle R17 ?").refused  # an invented one is still refused
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

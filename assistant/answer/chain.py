@@ -77,7 +77,7 @@ from assistant.answer.types import (
 )
 from assistant.config import Settings
 from assistant.index.snapshot import Snapshot
-from assistant.text import accent_map, fold, reaccent
+from assistant.text import accent_map, fold, reaccent, tokens
 from assistant.wording import load_wording
 
 DRAFT_GENERATOR = "drafter"
@@ -271,6 +271,12 @@ class AnswerChain:
                        everyday_dense=everyday, dense_weight=t.scope_dense_weight)
             for p in retrieval.parts
         ]
+        if analysis.references:
+            # Every text the question cites is indexed (« Règle R9 ? »): a part that asks about nothing
+            # else is covered, however little its words say.
+            named = {t for r in analysis.references for t in tokens(" ".join((r.label, *r.keys)))}
+            verdicts = [replace(v, covered=True, missing=()) if not v.covered and v.part.subject <= named else v
+                        for v in verdicts]
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
         not_covered = tuple(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
                             for v in verdicts if not v.covered)
