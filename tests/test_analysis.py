@@ -77,6 +77,9 @@ def test_claims_taken_for_granted() -> None:
     d = _a("La circulaire accorde 4 mois aux opérateurs pour changer d'outil : quand faut-il avoir fini ?")
     assert [cl.values for cl in d.claims] == [("4 mois",)]
     assert _a("Quel délai de 4 mois la DINUM a-t-elle pour rendre son avis ?").claims == ()  # a question, no claim
+    # A count of rules or criteria is a figure too.
+    e = _a("Le référentiel impose 120 critères à respecter : lesquels sont prioritaires ?")
+    assert [cl.values for cl in e.claims] == [("120 criteres",)]  # values are compared folded
 
 
 def test_questions_coordinated_after_a_comma_are_parts() -> None:

@@ -185,7 +185,8 @@ def _references(text: str, r: dict) -> tuple[Reference, ...]:
 
 
 _NUMBER_UNIT = re.compile(
-    r"\b(\d+(?:[ ,.]\d+)*)\s*(%|pour ?cent|points?|k€|m€|€|euros?|millions?|milliards?|jours?|mois|ans|années|heures?|h\b)",
+    r"\b(\d+(?:[ ,.]\d+)*)\s*(%|pour ?cent|points?|k€|m€|€|euros?|millions?|milliards?|jours?|mois|ans|années|heures?|h\b"
+    r"|crit[eè]res\b|r[eè]gles\b|exigences\b|objectifs\b|[eé]tapes\b|mesures\b)",
     re.IGNORECASE,
 )
 _DATE = re.compile(
