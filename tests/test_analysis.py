@@ -92,6 +92,15 @@ def test_questions_coordinated_after_a_comma_are_parts() -> None:
     assert len(_a("Quel taux de TVA pour une licence logicielle, et peut-on la récupérer ?").parts) == 1
 
 
+def test_a_question_without_a_subject_of_its_own_is_judged_on_its_narrative_too() -> None:
+    a = _a("Notre messagerie tourne chez un hébergeur non qualifié et traite des données sensibles. "
+           "Comment on fait pour régulariser ?")
+    assert len(a.parts) == 2 and "données sensibles" in a.parts[1].text
+    # A question with its own subject keeps its narrative as context.
+    b = _a("Nous préparons un marché de messagerie. Quelle pondération pour le critère de réversibilité ?")
+    assert len(b.parts) == 1
+
+
 def test_a_nor_shaped_code_is_a_reference_with_or_without_the_word() -> None:
     a = _a("Tu confirmes que le texte porte le code TREX2612345B ?")
     assert [(r.kind, r.keys) for r in a.references] == [("nor", ("trex2612345b",))]

@@ -278,6 +278,14 @@ def test_a_question_that_only_names_an_indexed_text_is_answered(pipeline: Pipeli
     assert pipeline.chain.invoke("Règle R17 ?").refused  # an invented one is still refused
 
 
+def test_a_question_of_method_after_a_narrative_is_answered_on_the_narrative(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Notre messagerie tourne chez un hébergeur non qualifié et traite des données "
+                                   "sensibles. Comment on fait pour régulariser ?")
+    assert not answer.refused, answer.answer
+    assert "SecNumCloud" in answer.answer.split("\n\n", 1)[0]
+    _verify(answer)
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

@@ -280,6 +280,16 @@ def analyse(
         context_text += " " + removed
         stems = _stems(subject_text, synonyms or {}) - generic
         parts.append(Part(sentence, stems, subject_text))
+    if narrative and not any(own_subject(p.text) for p in parts):
+        # « Notre projet tourne sur un cloud non qualifié et traite des données sensibles. Quelle
+        # démarche pour régulariser ? »: the question names no topic of its own; each sentence of
+        # the narrative that does is a part too (a part treated by the texts is enough to answer).
+        for sentence in narrative:
+            spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+            subject_text, _ = _strip_spans(sentence, _merge(spans))
+            stems = _stems(subject_text, synonyms or {}) - generic
+            if own_subject(subject_text):
+                parts.append(Part(sentence, stems, subject_text))
     # A short question after a narrative (« On veut un outil de paie. Par quoi commencer ? »): the
     # narrative says what the buyer wants to do; its purchase vocabulary is context, not subject.
     names += [m.group(1) for m in _CAPITALISED.finditer(question) if fold(m.group(1)) not in r["not_names"]]
