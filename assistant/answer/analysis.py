@@ -300,7 +300,8 @@ def analyse(
     # « Je dois rédiger la note : sur quels textes m'appuyer ? » asks a question, not for a draft.
     asks_information = bool(re.search(r"\b(quel|quelle|quels|quelles|comment|pourquoi|combien|ou|qui)\b[^?]*\?\s*$",
                                       fold(asked[-1]))) if asked else False
-    if answer_type == "draft" and asks_information and not re.search(
+    asks_draft_itself = any(re.search(p, fold(asked[-1])) for p in r["answer_types"]["draft"]) if asked else False
+    if answer_type == "draft" and asks_information and not asks_draft_itself and not re.search(
             r"\b(redige|redigez|ecris|ecrivez)\b", fold(asked[-1])):
         answer_type = _answer_type(re.sub(r"(?i)r[ée]dig\w*|[ée]cri\w*", "", question), r)
     intent = "draft" if answer_type == "draft" else "question"
