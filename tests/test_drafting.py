@@ -11,10 +11,12 @@ import typer
 from typer.testing import CliRunner
 
 from assistant.answer.citations import quote_in_passage, squash
+from assistant.answer.gate import GENERIC_STEMS
 from assistant.answer.generators import LLMGenerator
 from assistant.config import PROJECT_ROOT, Settings
 from assistant.draft.catalogue import BUILD_ROUTE_IDS, CRITERION_IDS, EXCEPTION_IDS, ROUTE_IDS, load_catalog
 from assistant.draft.drafter import Draft, Drafter, DraftInputError, load_request, parse_request
+from assistant.text import tokens
 from tests.llm_server import ScriptedLLMServer
 
 EXAMPLES = PROJECT_ROOT / "examples"
@@ -141,6 +143,11 @@ def test_every_route_and_criterion_gets_a_draft_citing_verbatim_passages(
         assert any("Exceptions" in c.section for c in draft.route_justification.citations)
     numbers = [c.n for c in draft.sources()]
     assert numbers == list(range(1, len(numbers) + 1))
+    for section in [draft.route_justification, *draft.sections]:  # each fact is said once per paragraph
+        words = [set(tokens(c.quote)) - GENERIC_STEMS for c in section.citations]
+        for i, a in enumerate(words):
+            for b in words[i + 1:]:
+                assert len(a & b) <= 0.75 * min(len(a), len(b)), (section.key, a & b)
 
 
 def _offer_template(text: str, values: list[str]) -> str:

@@ -45,6 +45,13 @@ def _display(unit_text: str) -> str:
 
 
 
+def _restates(words: set[str], other: set[str]) -> bool:
+    """Two quotes say the same thing: most words shared, or one quote's words nearly all in the other
+    (« demande de veiller au MCO et au MCS » inside a two-sentence quote that already says it)."""
+    shared = len(words & other)
+    return shared / max(1, len(words | other)) > 0.5 or shared / max(1, min(len(words), len(other))) > 0.75
+
+
 class EvidenceFinder:
     """Pick the few corpus sentences that state what the doctrine expects for one item.
 
@@ -148,8 +155,9 @@ class EvidenceFinder:
                 continue
             if any(max(c.lo, cand.lo) <= min(c.hi, cand.hi) for c in chosen if c.section_id == cand.section_id):
                 continue
-            words = set(tokens(text))
-            if any(len(words & w) / max(1, len(words | w)) > 0.5 for w in seen_terms):
+            words = set(tokens(text)) - GENERIC_STEMS
+            if any(_restates(words, w) for w in seen_terms):
+                limit -= 1  # a restatement uses its slot: weaker quotes do not fill it
                 continue
             if not quote_in_passage(text, snap.sections[cand.section_id].text):
                 continue
