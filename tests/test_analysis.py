@@ -178,3 +178,19 @@ def test_the_object_of_a_drafting_request_after_an_elided_article() -> None:
 def test_words_the_corpus_writes_without_accents_are_left_alone() -> None:
     amap = accent_map(["Elle a été publiée à Paris, dès le début, avec des annexes.", "Il calcule le coût calculé."])
     assert reaccent("Elle a ete publiee des le debut ? Il calcule", amap) == "Elle a été publiée des le début ? Il calcule"
+
+
+@pytest.mark.parametrize(
+    ("question", "predicates"),
+    [
+        ("Quelle démarche pour régulariser ?", {"regularis"}),
+        ("Comment la rendre visible pour les autres administrations ?", {"rendr"}),
+        ("Ils peuvent quand même prétendre à SecNumCloud ?", {"pretendr"}),
+        ("Sur combien d'années amortir les licences ?", set()),  # the topic itself, no frame before it
+        ("Quel est le cadre de l'offre du dossier ?", set()),  # nouns in -re and -ier are not verbs
+    ],
+)
+def test_the_verbs_that_frame_a_question_are_not_its_subject(question: str, predicates: set[str]) -> None:
+    a = _a(question)
+    assert set().union(*(p.predicates for p in a.parts)) == predicates
+    assert predicates <= a.subject  # still words of the subject, weighed as everyday words by the scope

@@ -286,6 +286,14 @@ def test_a_question_of_method_after_a_narrative_is_answered_on_the_narrative(pip
     _verify(answer)
 
 
+def test_a_verb_unknown_to_the_texts_in_the_question_frame_does_not_refuse_it(pipeline: Pipeline) -> None:
+    # « régulariser » appears in no indexed text; it says what the buyer wants to do, not the topic.
+    answer = pipeline.chain.invoke("Nos données de santé sont chez un hébergeur sans qualification. "
+                                   "Quelle démarche pour régulariser ?")
+    assert not answer.refused, answer.gate
+    _verify(answer)
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

@@ -49,6 +49,7 @@ class Part:
     text: str
     subject: frozenset[str]
     subject_text: str
+    predicates: frozenset[str] = frozenset()  # verbs of the question frame (« comment régulariser »)
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,22 @@ def _stems(text: str, synonyms: dict[str, str]) -> frozenset[str]:
     return frozenset(out)
 
 
+_CLITICS = r"(?:(?:ne|pas|plus|bien|quand|meme|encore|aussi|directement|vraiment|toujours|la|le|les|lui|leur|nous|vous|y|en|se)\s+|[lsmdn]')"
+_VERB_AFTER = re.compile(
+    r"\b(?P<t>peut|peux|peuvent|pouvons|pouvez|doit|dois|doivent|devons|devez|faut|veut|veux|veulent|voulons|"
+    r"voulez|comment|pour|sans|se|me|faire|quoi|a|de)\s+" + _CLITICS + r"{0,3}"
+    r"(?P<v>[a-z]{2,}(?:er|ir|ndre|ttre|uire|crire|ivre|aitre|oir))\b"
+)
+
+
+def _predicates(text: str) -> frozenset[str]:
+    """Stems of the infinitives that frame the question (« pour régulariser », « comment choisir »,
+    « peuvent prétendre »): they say what the buyer wants to do, not what the texts must treat."""
+    verbs = [m.group("v") for m in _VERB_AFTER.finditer(fold(text))
+             if not (m.group("t") in ("a", "de") and m.group("v").endswith("ier"))]  # « de dossier »
+    return frozenset(t for v in verbs for t in tokens(v))
+
+
 def _answer_type(question: str, r: dict) -> AnswerType:
     q = fold(question)
     for kind in ("draft", "definition", "procedure", "date", "figure", "actor", "list", "yesno"):
@@ -279,7 +296,7 @@ def analyse(
         subject_text, removed = _strip_spans(sentence, _merge(spans))
         context_text += " " + removed
         stems = _stems(subject_text, synonyms or {}) - generic
-        parts.append(Part(sentence, stems, subject_text))
+        parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems))
     if narrative and not any(own_subject(p.text) for p in parts):
         # « Notre projet tourne sur un cloud non qualifié et traite des données sensibles. Quelle
         # démarche pour régulariser ? »: the question names no topic of its own; each sentence of
@@ -289,7 +306,7 @@ def analyse(
             subject_text, _ = _strip_spans(sentence, _merge(spans))
             stems = _stems(subject_text, synonyms or {}) - generic
             if own_subject(subject_text):
-                parts.append(Part(sentence, stems, subject_text))
+                parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems))
     # A short question after a narrative (« On veut un outil de paie. Par quoi commencer ? »): the
     # narrative says what the buyer wants to do; its purchase vocabulary is context, not subject.
     names += [m.group(1) for m in _CAPITALISED.finditer(question) if fold(m.group(1)) not in r["not_names"]]

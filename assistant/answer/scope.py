@@ -95,6 +95,7 @@ def judge_part(
     """Covered when subject coverage + ``dense_weight`` x dense similarity reaches ``threshold``. A subject made only
     of everyday words (« on met de l'argent de côté pour partir ? ») proves nothing by its words:
     it is judged on meaning (``everyday_dense``)."""
+    general = general | part.predicates
     specific = [t for t in part.subject if t not in general and not any(ch.isdigit() for ch in t)]
     if not specific:
         if not part.subject or whole_dense >= everyday_dense:
