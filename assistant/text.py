@@ -133,4 +133,4 @@ def reaccent(text: str, mapping: dict[str, str]) -> str:
         accented = mapping[lower]
         return accented.capitalize() if word[:1].isupper() else accented
 
-    return re.sub(r"[A-Za-z]+", fix, text)
+    return re.sub(r"[^\W\d_]+", fix, text)  # whole words: « démarche » is not « d » + « marche »

@@ -194,3 +194,9 @@ def test_the_verbs_that_frame_a_question_are_not_its_subject(question: str, pred
     a = _a(question)
     assert set().union(*(p.predicates for p in a.parts)) == predicates
     assert predicates <= a.subject  # still words of the subject, weighed as everyday words by the scope
+
+
+def test_an_accented_word_is_not_reaccented_piece_by_piece() -> None:
+    amap = accent_map(["Le fournisseur a démarché le service ; la marché est publié."])
+    assert "marche" in amap  # the corpus writes « démarché » and « marché »
+    assert reaccent("Quelle démarche suivre ? Quel marche ?", amap) == "Quelle démarche suivre ? Quel marché ?"
