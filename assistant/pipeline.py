@@ -33,10 +33,9 @@ class Pipeline:
 
     @cached_property
     def chain(self) -> AnswerChain:
-        from assistant.draft.chat import ChatDrafter
+        from assistant.draft.chat import chat_chain
 
-        return AnswerChain(self.settings, self.searcher, self.llm,
-                           drafting=ChatDrafter(self.drafter, self.settings.prompts_dir))
+        return chat_chain(self.settings, self.searcher, self.llm, self.drafter)
 
     @cached_property
     def drafter(self) -> Drafter:

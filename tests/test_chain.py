@@ -117,6 +117,13 @@ def test_condense_leaves_standalone_questions_alone() -> None:
     for follow_up in ("Valable aussi pour une petite commune rurale ?", "Ça couvre les opérateurs de l'État ?",
                       "Ce référentiel vaut pour les collectivités ?", "Même pour un contrat de deux ans ?"):
         assert "SecNumCloud" in heuristic_condense(follow_up, history), follow_up
+    # An object pronoun before a verb points back too; an article before a noun does not.
+    for follow_up in ("On est tenu de le demander pour notre intranet ?", "Je la vérifie comment ?",
+                      "Il faut les renouveler chaque année ?"):
+        assert "SecNumCloud" in heuristic_condense(follow_up, history), follow_up
+    for standalone in ("Quelles sont les règles pour les collectivités en matière d'hébergement ?",
+                       "Faut-il le label HDS pour héberger des données de santé ?"):
+        assert heuristic_condense(standalone, history) == standalone
     assert heuristic_condense("Où le ministère héberge-t-il les données des agents ?", history).startswith("Où")
     plain = "Je voudrais savoir ce que la loi SREN change pour les données sensibles des ministères."
     assert heuristic_condense(plain, history) == plain  # « ce que » points at nothing said before
@@ -292,6 +299,20 @@ def test_a_verb_unknown_to_the_texts_in_the_question_frame_does_not_refuse_it(pi
                                    "Quelle démarche pour régulariser ?")
     assert not answer.refused, answer.gate
     _verify(answer)
+
+
+def test_a_question_naming_an_objective_also_searches_what_the_catalogue_says(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Comment évaluer l'interopérabilité des offres pour notre futur outil "
+                                   "de gestion du courrier ?")
+    assert not answer.refused, answer.gate
+    _verify(answer)
+    assert any(c.doc_id == "circulaire-2026-achat-numerique" and "Interopérabilité" in c.section
+               for c in answer.citations), [(c.doc_id, c.section) for c in answer.citations]
+    # The scope check reads the ranking it was calibrated on, before the catalogue's search.
+    assert answer.retrieval.scope_hits and answer.retrieval.scope_hits != answer.retrieval.hits
+    # A claim to check is answered on its own words only.
+    claim = pipeline.chain.invoke("La circulaire impose 40 % de pondération pour l'interopérabilité, comment noter ?")
+    assert not claim.retrieval.scope_hits
 
 
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:

@@ -84,7 +84,11 @@ DRAFT_GENERATOR = "drafter"
 RETRIEVE_AT_LEAST = 6  # passages the scope check reads whatever k (the gate judges six)
 RELATED = 3  # passages listed « à consulter » with a refusal
 MAX_PARTS = 3  # parts of a multi-part question searched and judged one by one
-CLAIM_HITS = 8  # passages searched for each claim the question takes for granted
+CLAIM_HITS = 8
+TOPICS_SEARCHED = 1  # objectives named by one question whose catalogue query is searched too
+# How to treat an objective (not a date, figure, name or yes/no, nor a claim to check): the
+# catalogue's query adds what the doctrine expects for it.
+TOPIC_ANSWER_TYPES = ("procedure", "list", "open")  # passages searched for each claim the question takes for granted
 
 
 def _ms(since: float) -> float:
@@ -94,9 +98,13 @@ def _ms(since: float) -> float:
 class AnswerChain:
     def __init__(
         self, settings: Settings, searcher: Searcher, llm: LLMGenerator | None = None,
-        drafting: DraftResponder | None = None,
+        drafting: DraftResponder | None = None, topics: Sequence[tuple[str, str]] = (),
     ) -> None:
         self.settings = settings
+        # The doctrine's objectives (label, search query from the drafting catalogue): a question
+        # that names one also searches what the catalogue says about it.
+        self.topics = tuple((frozenset(tokens(name)) - GENERIC_STEMS, query)
+                            for label, query in topics for name in re.split(r"\s+et\s+", label))
         self.searcher = searcher
         self.extractive = ExtractiveGenerator(settings)
         self.llm = llm
@@ -224,13 +232,18 @@ class AnswerChain:
             rankings.insert(0, self.searcher.retrieve(self.rules["purchase_procedure_query"], k,
                                                       filters=asked.filters).hits)
         hits = tuple(fuse_hits(rankings, depth)) if len(rankings) > 1 else primary.hits
+        scope_hits: tuple[Hit, ...] = ()
+        named = list(dict.fromkeys(query for stems, query in self.topics if stems and stems <= analysis.subject))
+        if 0 < len(named) <= TOPICS_SEARCHED and not analysis.claims and analysis.answer_type in TOPIC_ANSWER_TYPES:
+            rankings += [self.searcher.retrieve(query, k, filters=asked.filters).hits for query in named]
+            scope_hits, hits = hits, tuple(fuse_hits(rankings, depth))
         parts = []
         for part in analysis.parts[:MAX_PARTS]:
             found = self.searcher.retrieve(self.lexicon.expand(part.subject_text.strip() or part.text), k,
                                            filters=asked.filters)
             parts.append(PartRetrieval(part, found.hits, found.max_dense))
         return Retrieval(primary.query, primary.filters, primary.mode, hits, primary.gate_hits, primary.max_dense,
-                         tuple(parts))
+                         tuple(parts), scope_hits)
 
     def gate(
         self, condensed: Condensed, analysis: QuestionAnalysis, retrieval: Retrieval, snap: Snapshot,
@@ -417,7 +430,7 @@ class AnswerChain:
     def _judged(retrieval: Retrieval, condensed: Condensed) -> tuple[Hit, ...]:
         """The passages the scope and premise checks read: the generator may quote from deeper ones,
         but a passage the gate was not calibrated on must not make a subject look covered."""
-        return retrieval.hits[: max(condensed.question.k, RETRIEVE_AT_LEAST)]
+        return (retrieval.scope_hits or retrieval.hits)[: max(condensed.question.k, RETRIEVE_AT_LEAST)]
 
     @staticmethod
     def _section_texts(snap: Snapshot, hits: Sequence[Hit]) -> list[tuple[str, str]]:

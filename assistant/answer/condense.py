@@ -20,6 +20,14 @@ _ANAPHORA = re.compile(
     r"l'a|la signe|le signe|en vigueur)(?![-\w])",
     re.IGNORECASE,
 )
+# An object pronoun before a verb points at what was said before (« on est obligé de le respecter »,
+# « je la mets où ? », « il faut les signaler ») ; « de le », « de les » are never articles.
+_OBJECT_PRONOUN = re.compile(
+    r"(?<![-\w])(?:(?:on|je|j'|il|elle|ils|elles|nous|vous|ne|n')\s+(?:le|la|les|l'|lui|leur)\s*[a-zàâçéèêëîïôûù]{2,}"
+    r"|de\s+(?:le|les)\s+[a-zàâçéèêëîïôûù]{3,}"
+    r"|(?:peut|peux|doit|dois|faut|veut|veux|va|vais)\s+(?:le|la|les|l'|lui|leur)\s*[a-zàâçéèêëîïôûù]{2,}(?:er|ir|re|oir))(?![-\w])",
+    re.IGNORECASE,
+)
 # Words that point at what was said before: demonstratives (« ça », « ce référentiel »), « c'est »,
 # « aussi », « même » as in « même pour… », « lui-même ». « Ce que », « ce qui » do not.
 _DEIXIS = re.compile(
@@ -47,6 +55,7 @@ def heuristic_condense(question: str, history: Sequence[Turn]) -> str:
         or len(tokens(question)) <= ELLIPTIC_MAX_WORDS
         or bool(_ANAPHORA.search(question))
         or bool(_DEIXIS.search(question))
+        or bool(_OBJECT_PRONOUN.search(question))
     )
     if not elliptic:
         return question

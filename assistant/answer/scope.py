@@ -95,14 +95,17 @@ def judge_part(
     """Covered when subject coverage + ``dense_weight`` x dense similarity reaches ``threshold``. A subject made only
     of everyday words (« on met de l'argent de côté pour partir ? ») proves nothing by its words:
     it is judged on meaning (``everyday_dense``)."""
-    general = general | part.predicates
-    specific = [t for t in part.subject if t not in general and not any(ch.isdigit() for ch in t)]
+    framed = general | part.predicates
+    specific = [t for t in part.subject if t not in framed and not any(ch.isdigit() for ch in t)]
     if not specific:
         if not part.subject or whole_dense >= everyday_dense:
             return PartVerdict(part, True, whole_dense, ())
         cov = coverage(part.subject, sections, idf)
         return PartVerdict(part, False, whole_dense, tuple(surface_words(part.subject_text, cov.missing)))
-    cov = coverage(part.subject, sections, idf, general, general_weight)
+    # The verbs that frame the question (« comment apprécier… ») weigh little when the texts do not
+    # use them, and count fully when they do: they can support the subject, never sink it.
+    cov = max(coverage(part.subject, sections, idf, general, general_weight),
+              coverage(part.subject, sections, idf, framed, general_weight), key=lambda c: c.share)
     score = cov.share + dense_weight * dense
     return PartVerdict(part, score >= threshold, score, tuple(surface_words(part.subject_text, cov.missing)))
 

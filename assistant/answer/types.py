@@ -172,6 +172,9 @@ class Retrieval:
     gate_hits: tuple[Hit, ...] = ()
     max_dense: float = 0.0
     parts: tuple[PartRetrieval, ...] = ()  # one search per part of the question, on its subject
+    # The ranking before the searches added for the generator only (an objective's catalogue query):
+    # the scope and premise checks read it, as they were calibrated on it. Empty: they read ``hits``.
+    scope_hits: tuple[Hit, ...] = ()
 
     @property
     def judged(self) -> tuple[Hit, ...]:

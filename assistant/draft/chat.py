@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answer.analysis import rules
+from assistant.answer.chain import AnswerChain
+from assistant.answer.generators import LLMGenerator
+from assistant.answer.retrieval import Searcher
 from assistant.answer.types import Citation, DraftReply, Generated
+from assistant.config import Settings
+from assistant.draft.catalogue import CatalogError, load_catalog
 from assistant.draft.drafter import Draft, Drafter
 from assistant.text import fold
 from assistant.wording import load_wording
@@ -135,3 +140,14 @@ class ChatDrafter:
             lines += [f"**{w.text('draft.to_complete_heading')}** :", *[f"- {t}" for t in to_complete], ""]
         lines.append(w.text("draft.chat_next"))
         return "\n".join(lines).strip(), [cited[n] for n in sorted(cited)]
+
+
+def chat_chain(settings: Settings, searcher: Searcher, llm: LLMGenerator | None, drafter: Drafter) -> AnswerChain:
+    """The chat's answer chain, built in one place for the app and the evaluation: it drafts what a
+    message asks to draft, and a question naming one of the doctrine's objectives also searches what
+    the drafting catalogue says about it."""
+    try:
+        topics = tuple((c.label, c.query) for c in load_catalog(settings.knowledge_dir).criteria)
+    except CatalogError:
+        topics = ()
+    return AnswerChain(settings, searcher, llm, drafting=ChatDrafter(drafter, settings.prompts_dir), topics=topics)

@@ -75,12 +75,11 @@ def chain_system(
     """A fresh AnswerChain on the shared index and models (the app's own pipeline is left untouched);
     it answers with ``llm`` when given, else with the extractive generator, and drafts what a
     message asks to draft, as the product does."""
-    from assistant.draft.chat import ChatDrafter
+    from assistant.draft.chat import chat_chain
     from assistant.draft.drafter import Drafter
 
     searcher = searcher or Searcher(settings, reader)
-    drafting = ChatDrafter(Drafter(settings, searcher, None), settings.prompts_dir)
-    chain = AnswerChain(settings, searcher, llm, drafting=drafting)
+    chain = chat_chain(settings, searcher, llm, Drafter(settings, searcher, None))
     return PipelineSystem(name, label, chain, use_llm=llm is not None)
 
 
