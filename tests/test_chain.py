@@ -262,6 +262,17 @@ def test_a_drafting_request_is_drafted(pipeline: Pipeline) -> None:
     _verify(answer)
 
 
+def test_a_drafting_request_is_judged_on_the_doctrine_it_names_not_on_its_other_words(pipeline: Pipeline) -> None:
+    # Typed fast, far from the texts' words, but it names a shared solution: drafted.
+    named = pipeline.chain.invoke("redige la justif du recours a Grist pour le suivi des subventions de la sous-prefecture")
+    assert not named.refused and named.generator == "drafter", named.gate
+    assert named.draft_request is not None and named.draft_request["route"] == "mutualisee"
+    # Nothing bought, nothing of the doctrine: not a justification to draft.
+    party = pipeline.chain.invoke("Rédige un paragraphe pour annoncer le pot de départ du directeur vendredi.")
+    assert party.refused and party.generator != "drafter", party.answer
+    assert party.citations == []
+
+
 def test_a_drafted_request_also_says_what_the_texts_say_on_its_own_subject(pipeline: Pipeline) -> None:
     """The templates know routes and objectives, not the request's own topic (here: health data)."""
     answer = pipeline.chain.invoke("Rédige la justification de l'hébergement de nos données de santé chez un "

@@ -264,7 +264,7 @@ class AnswerChain:
             max_dense=max([retrieval.max_dense, *parts_dense]),
             scope_text=scope,
         )
-        if decision.reason == LOW_SIMILARITY and self._method_question(analysis):
+        if decision.reason == LOW_SIMILARITY and (self._method_question(analysis) or self._drafts_a_choice(analysis)):
             decision = replace(decision, refused=False, reason="")  # the doctrine's own question
         if decision.refused:
             return decision
@@ -272,8 +272,11 @@ class AnswerChain:
         invented = [r for r in analysis.references if not reference_found(r, corpus)]
         if invented:
             return replace(decision, refused=True, reason=INVENTED_REFERENCE, missing_reference=invented[0].label)
-        if analysis.intent == "draft" or is_english(question):
+        if is_english(question):
             return decision  # the subject analysis reads French; an English question is judged on evidence
+        if analysis.intent == "draft" and (self._drafts_a_choice(analysis)
+                                           or purchase_context(analysis, self.settings.prompts_dir)):
+            return decision  # a purchase to justify: the drafter grounds it on the catalogue
         t = self.settings.gate
         sections = self._section_texts(snap, self._judged(retrieval, condensed))
         everyday = t.everyday_dense if decision.anchored else t.everyday_dense_unanchored
@@ -410,6 +413,16 @@ class AnswerChain:
         return (analysis.answer_type in ("procedure", "open", "list")
                 and all(t in self.general for t in analysis.subject)
                 and purchase_context(analysis, self.settings.prompts_dir))
+
+    def _drafts_a_choice(self, analysis: QuestionAnalysis) -> bool:
+        """A drafting request naming a route, an objective or an exception of the doctrine: the drafter
+        grounds it on the catalogue, however far its other words are from the texts."""
+        if analysis.intent != "draft":
+            return False
+        folded = fold(analysis.text)
+        named = [p for key in ("draft_routes", "draft_criteria", "draft_exceptions")
+                 for pats in self.rules[key].values() for p in pats]
+        return any(re.search(p, folded) for p in named)
 
     def _generation_data(self) -> tuple[dict[str, str], str]:
         """Per committed index generation: the corpus' accented spellings (to restore accents a
