@@ -326,6 +326,19 @@ def test_a_question_naming_an_objective_also_searches_what_the_catalogue_says(pi
     assert not claim.retrieval.scope_hits
 
 
+def test_a_question_of_method_after_the_purchase_it_concerns_gets_the_method(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Nous remplaçons l'outil de réservation des salles de la DREAL, le contrat "
+                                   "s'achève en mars : par quoi je commence ?")
+    assert not answer.refused, answer.answer
+    _verify(answer)
+    assert "circulaire-2026-achat-numerique" in {c.doc_id for c in answer.citations}
+    assert re.search(r"mutualis", answer.answer, re.IGNORECASE)
+    # A last clause that points back (« comment le justifier ? ») asks about the purchase, not the method.
+    chain = pipeline.chain
+    assert not chain._method_question(chain.analyse_text(
+        "On veut acheter en direct une solution innovante à 80 k€ HT pour la préfecture, comment le justifier ?"))
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

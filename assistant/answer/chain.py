@@ -91,6 +91,10 @@ TOPICS_SEARCHED = 1  # objectives named by one question whose catalogue query is
 TOPIC_ANSWER_TYPES = ("procedure", "list", "open")  # passages searched for each claim the question takes for granted
 
 
+# A clause whose pronoun stands for what precedes it (« comment le justifier ? », « on s'y prend comment ? »).
+_POINTS_BACK = re.compile(r"\b(?:comment|pourquoi|je|j'|on|nous|vous)\s+(?:le|la|les|l'|y|en|s'y|m'y|nous y)\b")
+
+
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
@@ -154,7 +158,10 @@ class AnswerChain:
         snap = self.searcher.reader.snapshot()
         decision = self.gate(condensed, analysis, retrieval, snap)
         notices = self._context_notices(asked, retrieval, snap)
-        request = GenerationRequest(condensed.standalone, condensed.focus, retrieval.hits, asked.k, snap.sections.get,
+        focus = condensed.focus
+        if focus is None and analysis.answer_type == "procedure" and self._method_question(analysis):
+            focus = self.rules["purchase_procedure_query"]  # the answer leads with the doctrine's method
+        request = GenerationRequest(condensed.standalone, focus, retrieval.hits, asked.k, snap.sections.get,
                                     analysis, snap.idf)
         t0 = time.perf_counter()
         generated: Generated | None = None
@@ -210,7 +217,10 @@ class AnswerChain:
         return Condensed(asked, standalone, own if standalone != own else None)
 
     def analyse(self, condensed: Condensed) -> QuestionAnalysis:
-        return analyse(condensed.standalone, self.settings.prompts_dir, GENERIC_STEMS, self.lexicon.synonyms)
+        return self.analyse_text(condensed.standalone)
+
+    def analyse_text(self, text: str) -> QuestionAnalysis:
+        return analyse(text, self.settings.prompts_dir, GENERIC_STEMS, self.lexicon.synonyms)
 
     def retrieve(self, condensed: Condensed, analysis: QuestionAnalysis) -> Retrieval:
         """Search the standalone question (jargon expanded). A follow-up also searches its own words
@@ -293,6 +303,9 @@ class AnswerChain:
             named = {t for r in analysis.references for t in tokens(" ".join((r.label, *r.keys)))}
             verdicts = [replace(v, covered=True, missing=()) if not v.covered and v.part.subject <= named else v
                         for v in verdicts]
+        if analysis.answer_type == "procedure" and self._method_question(analysis):
+            # How to go about a purchase: the doctrine's method answers it, whatever is bought.
+            verdicts = [replace(v, covered=True, missing=()) for v in verdicts]
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
         not_covered = tuple(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
                             for v in verdicts if not v.covered)
@@ -410,9 +423,17 @@ class AnswerChain:
 
     def _method_question(self, analysis: QuestionAnalysis) -> bool:
         """How to proceed with a purchase, nothing else asked: the doctrine's method answers it."""
-        return (analysis.answer_type in ("procedure", "open", "list")
-                and all(t in self.general for t in analysis.subject)
-                and purchase_context(analysis, self.settings.prompts_dir))
+        if not purchase_context(analysis, self.settings.prompts_dir):
+            return False
+        if analysis.answer_type in ("procedure", "open", "list") and all(t in self.general for t in analysis.subject):
+            return True
+        # « On remplace le logiciel de paie, le marché se termine en septembre : par quoi je commence ? »:
+        # the question itself is the last clause; what precedes it describes the purchase.
+        clause = re.split(r"\s*[:;]\s+|,\s+", analysis.text.strip())[-1]
+        if clause == analysis.text.strip() or not clause.endswith("?") or _POINTS_BACK.search(fold(clause)):
+            return False  # « comment le justifier ? » asks about what precedes, not for the method
+        asked = self.analyse_text(clause)
+        return asked.answer_type == "procedure" and all(t in self.general for t in asked.subject)
 
     def _drafts_a_choice(self, analysis: QuestionAnalysis) -> bool:
         """A drafting request naming a route, an objective or an exception of the doctrine: the drafter
