@@ -83,6 +83,9 @@ def test_claims_taken_for_granted() -> None:
     # A count of rules or criteria is a figure too.
     e = _a("Le référentiel impose 120 critères à respecter : lesquels sont prioritaires ?")
     assert [cl.values for cl in e.claims] == [("120 criteres",)]  # values are compared folded
+    # « ne plus avoir le droit » states a ban, like « interdit ».
+    f = _a("Depuis la loi SREN, on n'a plus le droit d'héberger nos courriels hors d'Europe, c'est ça ?")
+    assert "ban" in [cl.kind for cl in f.claims]
 
 
 def test_questions_coordinated_after_a_comma_are_parts() -> None:

@@ -218,13 +218,15 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     out: list[Claim] = []
     markers = r["claims"]["presupposition"]
     families = r["claims"]["families"]
+    carried = False  # « Depuis la loi SREN, on n'a plus le droit… »: the marker governs the next clause
     for written in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
         clause = fold(written)
-        asserted = any(re.search(p, clause) for p in markers)
+        asserted = carried or any(re.search(p, clause) for p in markers)
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
         values = [f"{m.group(1)} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
         values += [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
         stated = bool(values) and re.search(r["claims"]["text_subject"], clause) is not None
+        carried = asserted and not kinds and not values and written.rstrip().endswith(",")
         if not (asserted or (kinds and values) or stated):
             continue
         if not kinds and not values:
