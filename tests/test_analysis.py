@@ -203,3 +203,10 @@ def test_an_accented_word_is_not_reaccented_piece_by_piece() -> None:
     amap = accent_map(["Le fournisseur a démarché le service ; la marché est publié."])
     assert "marche" in amap  # the corpus writes « démarché » and « marché »
     assert reaccent("Quelle démarche suivre ? Quel marche ?", amap) == "Quelle démarche suivre ? Quel marché ?"
+
+
+def test_a_coordinated_question_may_start_with_a_preposition() -> None:
+    a = _a("Quels critères d'attribution retenir pour notre marché d'archivage, et sur combien d'années amortir "
+           "les licences ?")
+    assert [p.text for p in a.parts] == ["Quels critères d'attribution retenir pour notre marché d'archivage ?",
+                                         "sur combien d'années amortir les licences ?"]

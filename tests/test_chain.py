@@ -339,6 +339,22 @@ def test_a_question_of_method_after_the_purchase_it_concerns_gets_the_method(pip
         "On veut acheter en direct une solution innovante à 80 k€ HT pour la préfecture, comment le justifier ?"))
 
 
+def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Sur combien d'années amortir les licences du nouveau logiciel de courrier ?")
+    assert answer.refused and answer.decision.reason == "subject_not_covered", answer.gate
+    assert "comptabilité publique" in answer.answer and answer.citations == []
+    both = pipeline.chain.invoke("Quels critères d'attribution retenir pour notre marché d'archivage, et sur "
+                                 "combien d'années amortir les licences ?")
+    assert not both.refused, both.answer
+    assert "comptabilité publique" in both.answer.rsplit("\n", 1)[-1]  # the note on the part not covered
+    _verify(both)
+    # The field's words, not their stems: « s'assurer » is not « assurance », « construire » a solution is
+    # not a building permit.
+    for question in ("Comment s'assurer de la réversibilité d'une offre SaaS ?",
+                     "Quand faut-il construire une solution en interne plutôt qu'acheter ?"):
+        assert not pipeline.chain.invoke(question).refused, question
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

@@ -67,3 +67,17 @@ def test_criteria_catalog_matches_contract_and_corpus() -> None:
         assert criterion.evidence_to_request, criterion.id
         for related in getattr(criterion, "related", ()):
             assert related in DOCS, f"{criterion.id}: related {related} inconnu"
+
+
+def test_neighbouring_fields_are_fields_the_corpus_does_not_treat() -> None:
+    """The lexicon's neighbouring fields refuse questions that use their words: a word the corpus
+    treats (in more than two documents) would refuse in-scope questions."""
+    from assistant.answer.lexicon import load_lexicon
+    from assistant.text import fold
+
+    lexicon = load_lexicon(PROJECT_ROOT / "knowledge")
+    assert {field for _, field in lexicon.neighbours} >= {"la fiscalité", "la comptabilité publique et budgétaire"}
+    texts = [" " + " ".join(re.findall(r"[0-9a-z]+", fold(p.read_text(encoding="utf-8")))) + " "
+             for p in (PROJECT_ROOT / "knowledge").rglob("*.md")]
+    for term, _ in lexicon.neighbours:
+        assert sum(f" {term} " in t for t in texts) <= 2, term

@@ -92,7 +92,8 @@ def _sentences(text: str) -> list[str]:
 # taux de TVA appliquer ? ». Each is a part, judged on its own subject. Without the comma the two
 # often share one verb (« quel système et quelles normes imposer ? »): one question.
 _COORDINATED = re.compile(
-    r",\s*(?:et|ainsi que|puis)\s+(?:au passage\s+|aussi\s+|enfin\s+)?(?=(?:quel|quelle|quels|quelles|comment|"
+    r",\s*(?:et|ainsi que|puis)\s+(?:au passage\s+|aussi\s+|enfin\s+)?(?=(?:(?:sur|pour|dans|en|avec|par|de|à|a|jusqu'à)\s+)?"
+    r"(?:quel|quelle|quels|quelles|comment|"
     r"combien|qui|o[uù]|quand|pourquoi|est-ce|faut-il|dois-je|doit-on|peut-on|puis-je)\b)",
     re.IGNORECASE,
 )

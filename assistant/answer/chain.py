@@ -58,7 +58,7 @@ from assistant.answer.lexicon import load_lexicon
 from assistant.answer.provenance import conflicts
 from assistant.answer.question import check_question
 from assistant.answer.retrieval import Searcher
-from assistant.answer.scope import claim_supported, judge_part, reference_found
+from assistant.answer.scope import claim_supported, judge_part, neighbouring_field, reference_found
 from assistant.answer.types import (
     Answer,
     Condensed,
@@ -306,6 +306,7 @@ class AnswerChain:
         if analysis.answer_type == "procedure" and self._method_question(analysis):
             # How to go about a purchase: the doctrine's method answers it, whatever is bought.
             verdicts = [replace(v, covered=True, missing=()) for v in verdicts]
+        verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.subject_text)) for v in verdicts]
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
         not_covered = tuple(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
                             for v in verdicts if not v.covered)

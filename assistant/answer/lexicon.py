@@ -19,6 +19,12 @@ from assistant.text import fold, tokens
 class Lexicon(NamedTuple):
     synonyms: dict[str, str]
     anchors: frozenset[str]
+    neighbours: tuple[tuple[str, str], ...] = ()  # (folded word or phrase of a neighbouring field, the field)
+
+    def neighbour_fields(self, text: str) -> list[tuple[str, str]]:
+        """The neighbouring fields' words that ``text`` uses, with their field."""
+        folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(text)))} "
+        return [(term, field) for term, field in self.neighbours if f" {term} " in folded]
 
     def expand(self, query: str) -> str:
         """The query plus the expansions of the jargon it contains."""
@@ -38,7 +44,9 @@ def _load(path: str) -> Lexicon:
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     synonyms = {" ".join(re.findall(r"[0-9a-z]+", fold(str(k)))): str(v) for k, v in (data.get("synonyms") or {}).items()}
     anchors = frozenset(tokens(str(data.get("anchors") or "")))
-    return Lexicon(synonyms, anchors)
+    neighbours = tuple((" ".join(re.findall(r"[0-9a-z]+", fold(str(term)))), str(entry["field"]))
+                       for entry in data.get("neighbours") or [] for term in entry.get("terms") or [])
+    return Lexicon(synonyms, anchors, neighbours)
 
 
 def load_lexicon(knowledge_dir: Path) -> Lexicon:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.answer.analysis import Claim, Part, Reference
 from assistant.text import fold, tokens
@@ -85,6 +85,7 @@ class PartVerdict:
     covered: bool
     score: float
     missing: tuple[str, ...]  # the user's words the texts do not treat
+    missing_stems: frozenset[str] = frozenset()  # their stems
 
 
 def judge_part(
@@ -101,18 +102,31 @@ def judge_part(
         if not part.subject or whole_dense >= everyday_dense:
             return PartVerdict(part, True, whole_dense, ())
         cov = coverage(part.subject, sections, idf)
-        return PartVerdict(part, False, whole_dense, tuple(surface_words(part.subject_text, cov.missing)))
+        return PartVerdict(part, False, whole_dense, tuple(surface_words(part.subject_text, cov.missing)),
+                           frozenset(cov.missing))
     # The verbs that frame the question (« comment apprécier… ») weigh little when the texts do not
     # use them, and count fully when they do: they can support the subject, never sink it.
     cov = max(coverage(part.subject, sections, idf, general, general_weight),
               coverage(part.subject, sections, idf, framed, general_weight), key=lambda c: c.share)
     score = cov.share + dense_weight * dense
-    return PartVerdict(part, score >= threshold, score, tuple(surface_words(part.subject_text, cov.missing)))
+    return PartVerdict(part, score >= threshold, score, tuple(surface_words(part.subject_text, cov.missing)),
+                       frozenset(cov.missing))
 
 
 # ---------------------------------------------------------------- references and claims
 
 _KEYWORD = {"fiche": r"fiches?", "critere": r"criteres?", "paragraphe": r"(?:paragraphe|point|section|§)"}
+
+
+def neighbouring_field(verdict: PartVerdict, fields: Sequence[tuple[str, str]]) -> PartVerdict:
+    """A part whose subject uses a word of a field the texts do not treat (« amortir », « TVA »), a
+    word absent from the section that best covers it, is not covered: the field is named."""
+    named = [(term, field) for term, field in fields if set(tokens(term)) & verdict.missing_stems]
+    if not named:
+        return verdict
+    stems = {t for term, _ in named for t in tokens(term)}
+    words = ", ".join(surface_words(verdict.part.text, stems) or [term for term, _ in named])  # as the user wrote them
+    return replace(verdict, covered=False, missing=(f"{named[0][1]} ({words})",))
 
 
 def reference_found(ref: Reference, corpus: str) -> bool:
