@@ -86,6 +86,10 @@ def test_claims_taken_for_granted() -> None:
     # « ne plus avoir le droit » states a ban, like « interdit ».
     f = _a("Depuis la loi SREN, on n'a plus le droit d'héberger nos courriels hors d'Europe, c'est ça ?")
     assert "ban" in [cl.kind for cl in f.claims]
+    # A confirmation tag asserts what precedes it; without it, the same words ask.
+    g = _a("Les ministères ont jusqu'au 15 mars 2027 pour basculer leur messagerie, c'est bien ça ?")
+    assert [cl.values for cl in g.claims] == [("15 mars 2027",)]
+    assert _a("Les ministères ont-ils jusqu'au 15 mars 2027 pour basculer leur messagerie ?").claims == ()
 
 
 def test_questions_coordinated_after_a_comma_are_parts() -> None:

@@ -219,10 +219,12 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     out: list[Claim] = []
     markers = r["claims"]["presupposition"]
     families = r["claims"]["families"]
+    # « On a jusqu'au 30 juin pour migrer, c'est bien ça ? »: a confirmation tag asserts the whole message.
+    confirming = re.search(r["claims"]["confirmation_tag"], fold(text).strip()) is not None
     carried = False  # « Depuis la loi SREN, on n'a plus le droit… »: the marker governs the next clause
     for written in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
         clause = fold(written)
-        asserted = carried or any(re.search(p, clause) for p in markers)
+        asserted = confirming or carried or any(re.search(p, clause) for p in markers)
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
         values = [f"{m.group(1)} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
         values += [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
