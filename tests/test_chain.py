@@ -355,6 +355,14 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
         assert not pipeline.chain.invoke(question).refused, question
 
 
+def test_the_lead_answers_rather_than_says_what_was_not_read(pipeline: Pipeline) -> None:
+    # « stp » is politeness, not subject; a note on unread texts is never the direct answer.
+    answer = pipeline.chain.invoke("loi SREN : numero et date stp")
+    lead = answer.answer.split("\n\n", 1)[0]
+    assert "2024-449" in lead and "21 mai 2024" in lead, lead
+    assert "plaît" not in " ".join(answer.decision.not_covered)
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

@@ -44,6 +44,8 @@ _ANSWER_CUES = {
     "definition": re.compile(r"\b(désigne|signifie|consiste|est un|est une|sont les|on entend)\b", re.I),
     "reference": re.compile(r"\bn°\s*\d|\d+\s*[/-]\s*SG\b|\bNOR\b|\b\d{4}-\d{2,5}\b"),
 }
+_CAVEAT = re.compile(r"n'a(?:ient|vaient)? pas (?:été|pu être) (?:lu|lus|lue|lues|consulté|consultée|consultés|vérifié)|"
+                     r"n'(?:est|sont) pas (?:connue?s?|établie?s?)|à vérifier sur", re.IGNORECASE)
 _ASKS_REFERENCE = re.compile(r"\b(r[ée]f[ée]rence|num[ée]ro|NOR)\b", re.IGNORECASE)
 
 
@@ -217,7 +219,8 @@ class ExtractiveGenerator:
             found = set(tokens(f"{hits[rank].section} {block}"))
             share = sum(weight(t) for t in subject & found) / max(1e-9, sum(weight(t) for t in subject))
             cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
-            return (share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))), -i)
+            caveat = 1.0 if _CAVEAT.search(block) else 0.0  # says what was not read: a note, not an answer
+            return (share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))) - caveat, -i)
 
         return max(enumerate(chosen), key=score)[0]
 
