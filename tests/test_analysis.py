@@ -214,3 +214,11 @@ def test_a_coordinated_question_may_start_with_a_preposition() -> None:
            "les licences ?")
     assert [p.text for p in a.parts] == ["Quels critères d'attribution retenir pour notre marché d'archivage ?",
                                          "sur combien d'années amortir les licences ?"]
+
+
+def test_the_question_after_a_preface_is_kept_apart() -> None:
+    a = _a("Rectorat de Grenoble, pôle achats : faut-il pondérer les critères d'attribution en appel d'offres ?")
+    core = a.parts[0].core
+    assert core is not None and {"ponder", "criter"} <= core.subject and "grenobl" not in core.subject
+    assert _a("TVA : quel taux pour un abonnement ?").parts[0].core is None  # a one-word preface is the topic
+    assert _a("La souveraineté des offres : comment l'évaluer concrètement ?").parts[0].core is None  # points back

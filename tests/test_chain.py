@@ -363,6 +363,16 @@ def test_the_lead_answers_rather_than_says_what_was_not_read(pipeline: Pipeline)
     assert "plaît" not in " ".join(answer.decision.not_covered)
 
 
+def test_a_question_after_the_buyers_own_preface_is_judged_on_itself(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Académie de Rennes, service des examens : peut-on prendre nos licences de "
+                                   "messagerie via une centrale d'achat sans nouvelle mise en concurrence ?")
+    assert not answer.refused, answer.answer
+    _verify(answer)
+    # A preface that names a field the texts do not treat still refuses.
+    assert pipeline.chain.invoke("Fuite de données sur notre portail usagers : combien de temps pour prévenir "
+                                 "la CNIL ?").refused
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

@@ -50,6 +50,9 @@ class Part:
     subject: frozenset[str]
     subject_text: str
     predicates: frozenset[str] = frozenset()  # verbs of the question frame (« comment régulariser »)
+    # « Rectorat de Lyon : peut-on acheter via l'UGAP… ? »: the question after a preface, which may be
+    # judged alone when the whole is not covered (the preface is the buyer's own case).
+    core: Part | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,24 @@ def _questions(sentence: str, own_subject: Callable[[str], bool]) -> list[str]:
     if len(pieces) < 2 or not all(own_subject(p) for p in pieces):
         return [sentence]
     return [p if p.endswith("?") else f"{p} ?" for p in pieces]
+
+
+_PREFACE = re.compile(r"^(?P<pre>[^:?]+?)\s+:\s+(?P<q>[^:]+\?)$")
+_POINTS_BACK = re.compile(
+    r"\b(?:comment|pour|de|a|je|on|nous|vous|il|elle|peut|peux|doit|dois|faut)\s+(?:l'|le|la|les|lui|leur|y|en)\s*"
+    r"[a-z]+(?:er|ir|re)\b|\b(?:cela|ca|celui-ci|celle-ci)\b"
+)
+PREFACE_MIN_WORDS = 3
+
+
+def _after_preface(sentence: str, own_subject: Callable[[str], bool]) -> str:
+    """The question after a preface of at least three words and a colon, when it names its own subject
+    and does not point back to the preface (« Souveraineté : comment l'évaluer ? » keeps it)."""
+    m = _PREFACE.match(sentence)
+    if not m or len(m.group("pre").split()) < PREFACE_MIN_WORDS:
+        return ""
+    question = m.group("q")
+    return question if own_subject(question) and not _POINTS_BACK.search(fold(question)) else ""
 
 
 def _context_spans(sentence: str, markers: list[str]) -> list[tuple[int, int]]:
@@ -301,7 +322,14 @@ def analyse(
         subject_text, removed = _strip_spans(sentence, _merge(spans))
         context_text += " " + removed
         stems = _stems(subject_text, synonyms or {}) - generic
-        parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems))
+        core = None
+        question_text = _after_preface(sentence, own_subject)
+        if question_text:
+            core_spans = _context_spans(question_text, r["context_prepositions"]) + _object_spans(question_text, r)
+            core_text, _ = _strip_spans(question_text, _merge(core_spans))
+            core_stems = _stems(core_text, synonyms or {}) - generic
+            core = Part(question_text, core_stems, core_text, _predicates(core_text) & core_stems)
+        parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems, core))
     if narrative and not any(own_subject(p.text) for p in parts):
         # « Notre projet tourne sur un cloud non qualifié et traite des données sensibles. Quelle
         # démarche pour régulariser ? »: the question names no topic of its own; each sentence of

@@ -58,7 +58,13 @@ from assistant.answer.lexicon import load_lexicon
 from assistant.answer.provenance import conflicts
 from assistant.answer.question import check_question
 from assistant.answer.retrieval import Searcher
-from assistant.answer.scope import claim_supported, judge_part, neighbouring_field, reference_found
+from assistant.answer.scope import (
+    PartVerdict,
+    claim_supported,
+    judge_part,
+    neighbouring_field,
+    reference_found,
+)
 from assistant.answer.types import (
     Answer,
     Condensed,
@@ -306,7 +312,9 @@ class AnswerChain:
         if analysis.answer_type == "procedure" and self._method_question(analysis):
             # How to go about a purchase: the doctrine's method answers it, whatever is bought.
             verdicts = [replace(v, covered=True, missing=()) for v in verdicts]
-        verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.subject_text)) for v in verdicts]
+        verdicts = [self._judged_alone(v, sections + self._section_texts(snap, p.hits), p, whole, everyday, snap)
+                    for v, p in zip(verdicts, retrieval.parts, strict=True)]
+        verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.text)) for v in verdicts]
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
         not_covered = tuple(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
                             for v in verdicts if not v.covered)
@@ -435,6 +443,21 @@ class AnswerChain:
             return False  # « comment le justifier ? » asks about what precedes, not for the method
         asked = self.analyse_text(clause)
         return asked.answer_type == "procedure" and all(t in self.general for t in asked.subject)
+
+    def _judged_alone(
+        self, verdict: PartVerdict, sections: list[tuple[str, str]], found: PartRetrieval, whole: float,
+        everyday: float, snap: Snapshot,
+    ) -> PartVerdict:
+        """A part not covered as a whole is covered when its question, judged without its preface
+        (the buyer's case: « Rectorat de Lyon : … »), is."""
+        core = verdict.part.core
+        if verdict.covered or core is None or self.lexicon.neighbour_fields(verdict.part.text):
+            return verdict  # a preface naming a field the texts do not treat (« fuite de données : … ») stays
+        t = self.settings.gate
+        alone = judge_part(core, sections, found.dense, max(whole, found.dense), idf=snap.idf, general=self.general,
+                           general_weight=t.general_weight, threshold=t.scope, everyday_dense=everyday,
+                           dense_weight=t.scope_dense_weight)
+        return replace(alone, part=verdict.part) if alone.covered else verdict
 
     def _drafts_a_choice(self, analysis: QuestionAnalysis) -> bool:
         """A drafting request naming a route, an objective or an exception of the doctrine: the drafter
