@@ -57,6 +57,7 @@ def test_references_are_read_in_every_form() -> None:
     assert kinds["decret"] == ("2026-1043",) and kinds["arrete"] == ("14 septembre 2026",)
     assert kinds["fiche"] == ("12",) and kinds["regle"] == ("r22",) and kinds["nor"] == ("prmx2604567c",)
     assert kinds["version_avant"] == ("5", "rgaa") and kinds["circulaire"] == ("6601",)
+    assert [r.keys for r in _a("Que dit l'instruction DINUM n° 2026-07 ?").references] == [("2026-07",)]
 
 
 def test_reference_lookup_needs_the_identifier_with_its_keyword() -> None:

@@ -373,6 +373,17 @@ def test_a_question_after_the_buyers_own_preface_is_judged_on_itself(pipeline: P
                                  "la CNIL ?").refused
 
 
+def test_how_to_treat_an_objective_is_answered_whatever_the_offer_and_numbered_notes_are_checked(
+    pipeline: Pipeline,
+) -> None:
+    answer = pipeline.chain.invoke("Comment évaluer la durabilité d'une offre de bornes interactives pour nos musées ?")
+    assert not answer.refused, answer.answer
+    _verify(answer)
+    invented = pipeline.chain.invoke("Que dit la note DINUM n° 2025-11 sur les assistants de code ?")
+    assert invented.refused and invented.decision.reason == "invented_reference", invented.gate
+    assert "2025-11" in invented.answer and invented.citations == []
+
+
 def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité en 2026, et quelle garantie décennale "
                                    "exiger du constructeur de la salle blanche ?")

@@ -314,6 +314,10 @@ class AnswerChain:
             verdicts = [replace(v, covered=True, missing=()) for v in verdicts]
         verdicts = [self._judged_alone(v, sections + self._section_texts(snap, p.hits), p, whole, everyday, snap)
                     for v, p in zip(verdicts, retrieval.parts, strict=True)]
+        if not analysis.claims and analysis.answer_type in TOPIC_ANSWER_TYPES:
+            # How to treat one of the doctrine's nine objectives: the doctrine itself treats it.
+            verdicts = [replace(v, covered=True, missing=()) if not v.covered and any(
+                stems and stems <= v.part.subject for stems, _ in self.topics) else v for v in verdicts]
         verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.text)) for v in verdicts]
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
         not_covered = tuple(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
