@@ -37,6 +37,7 @@ def test_the_buyers_context_is_not_the_subject() -> None:
         ("Je dois rédiger la note : sur quels textes m'appuyer ?", "list", "question"),
         ("Peux-tu me rédiger un paragraphe expliquant pourquoi on n'exige pas ce label ?", "draft", "draft"),
         ("redige la justif du choix d'un outil du marche", "draft", "draft"),
+        ("Tu peux me rédiger un paragraphe qui justifie le choix d'un progiciel ?", "draft", "draft"),
         ("Draft a short justification paragraph for our hosting choice.", "draft", "draft"),
         ("Quels ministres ont préparé le texte de février ?", "actor", "question"),
         ("Quand la circulaire a-t-elle été publiée ?", "date", "question"),
