@@ -224,3 +224,12 @@ def test_the_question_after_a_preface_is_kept_apart() -> None:
     assert core is not None and {"ponder", "criter"} <= core.subject and "grenobl" not in core.subject
     assert _a("TVA : quel taux pour un abonnement ?").parts[0].core is None  # a one-word preface is the topic
     assert _a("La souveraineté des offres : comment l'évaluer concrètement ?").parts[0].core is None  # points back
+
+
+def test_buyers_idioms_and_frame_words_are_not_the_subject() -> None:
+    from assistant.answer.lexicon import load_lexicon
+
+    synonyms = load_lexicon(PROMPTS.parent / "knowledge").synonyms
+    a = analyse("Par quoi commencer pour être dans les clous de la doctrine ?", PROMPTS, GENERIC_STEMS, synonyms)
+    assert "clous" not in a.subject and "conform" in a.subject
+    assert "cens" not in _a("Que sommes-nous censés faire de notre application ?").subject

@@ -267,6 +267,11 @@ def test_a_drafting_request_is_judged_on_the_doctrine_it_names_not_on_its_other_
     named = pipeline.chain.invoke("redige la justif du recours a Grist pour le suivi des subventions de la sous-prefecture")
     assert not named.refused and named.generator == "drafter", named.gate
     assert named.draft_request is not None and named.draft_request["route"] == "mutualisee"
+    # In English too: the route is read from « off-the-shelf ».
+    english = pipeline.chain.invoke("Draft a justification paragraph for choosing an off-the-shelf ticketing tool "
+                                    "for our prefecture.")
+    assert not english.refused and english.generator == "drafter", english.gate
+    assert english.draft_request is not None and english.draft_request["route"] == "sur_etagere"
     # Nothing bought, nothing of the doctrine: not a justification to draft.
     party = pipeline.chain.invoke("Rédige un paragraphe pour annoncer le pot de départ du directeur vendredi.")
     assert party.refused and party.generator != "drafter", party.answer
