@@ -62,7 +62,8 @@ class GateThresholds(BaseModel):
     of the subject to its best passages, must reach ``scope``; everyday French words weigh ``general_weight`` of their rarity;
     a subject made of everyday words only is judged on meaning, ``everyday_dense`` (or
     ``everyday_dense_unanchored`` when the question has no word of the purchasing domain). When
-    dense search is unavailable, the question's terms alone must reach ``degraded_overlap``. The
+    dense search is unavailable, the question's terms alone must reach ``degraded_overlap``. An
+    English question, whose subject the French analysis cannot read, needs ``english_min_dense``. The
     gate judges the passages ranked by one reference fusion, ``fusion_weight`` x dense + (1 -
     ``fusion_weight``) x BM25, whatever fusion answers use, so that tuning retrieval does not
     change refusals.
@@ -76,6 +77,7 @@ class GateThresholds(BaseModel):
     general_weight: float = Field(0.25, ge=0.0, le=1.0)
     everyday_dense: float = 0.28
     everyday_dense_unanchored: float = 0.40
+    english_min_dense: float = 0.33
     degraded_overlap: float = 0.35
     fusion_weight: float = Field(0.8, ge=0.0, le=1.0)
 

@@ -92,6 +92,16 @@ def test_claims_taken_for_granted() -> None:
     g = _a("Les ministères ont jusqu'au 15 mars 2027 pour basculer leur messagerie, c'est bien ça ?")
     assert [cl.values for cl in g.claims] == [("15 mars 2027",)]
     assert _a("Les ministères ont-ils jusqu'au 15 mars 2027 pour basculer leur messagerie ?").claims == ()
+    # A declarative sentence that states a strong rule, before the question, takes it for granted;
+    # the buyer's own narrative and a question do not.
+    h = _a("Le RGESN est obligatoire dans tous les marchés publics depuis 2024, comment vérifier les offres ?")
+    assert [cl.kind for cl in h.claims] == ["obligation"]
+    assert _a("Notre hébergeur impose un préavis de résiliation, comment faire ?").claims == ()
+    assert _a("Le RGESN est-il obligatoire dans les marchés publics ?").claims == ()
+    assert [cl.kind for cl in _a("Comme la souveraineté est le critère n° 1, je la mets en premier ?").claims] == ["ranking"]
+    # Small numbers in words are figures.
+    i = _a("Le Data Act impose un préavis d'au moins six mois, comment l'anticiper ?")
+    assert [cl.values for cl in i.claims] == [("6 mois",)]
 
 
 def test_questions_coordinated_after_a_comma_are_parts() -> None:
@@ -126,6 +136,19 @@ def test_claim_support_needs_the_figure_and_the_topic_together() -> None:
     assert not claim_supported(claim, ["La circulaire fixe neuf objectifs sans pondération."], families)
     assert not claim_supported(claim, ["Le budget a baissé de 30 % en 2025."], families)  # figure, other topic
     assert claim_supported(claim, ["La circulaire impose un quota de 30 % de solutions françaises."], families)
+    # A figure in words or in digits; a rule the text denies supports nothing; a rank needs the rank.
+    notice = _a("Le Data Act impose un préavis d'au moins six mois, comment l'anticiper ?").claims[0]
+    assert claim_supported(notice, ["Le Data Act fixe un préavis d'au moins 6 mois."], {})
+    assert claim_supported(notice, ["Le Data Act fixe un préavis d'au moins six mois."], {})
+    assert not claim_supported(notice, ["Le Data Act fixe un préavis de deux mois au plus."], {})
+    rule = _a("Le RGESN est obligatoire dans tous les marchés publics, comment vérifier les offres ?").claims[0]
+    obligation = {"obligation": [r"\bobligatoires?\b"]}
+    assert not claim_supported(rule, ["Le RGESN n'est pas juridiquement obligatoire dans les marchés publics."], obligation)
+    assert claim_supported(rule, ["Le RGESN est obligatoire dans tous les marchés publics."], obligation)
+    rank = _a("Puisque la circulaire met la souveraineté en premier des neuf objectifs, comment faire ?").claims[0]
+    ranking = {"ranking": [r"\bpremier objectif\b"]}
+    assert not claim_supported(rank, ["La circulaire fixe neuf objectifs, dont la souveraineté."], ranking)
+    assert claim_supported(rank, ["Pour la circulaire, la souveraineté est le premier objectif des neuf objectifs."], ranking)
 
 
 def test_abbreviations_and_missing_accents() -> None:

@@ -146,6 +146,8 @@ def test_english_question_is_answered_in_french_with_notice(pipeline: Pipeline) 
     assert not answer.refused, answer.gate
     _verify(answer)
     assert "secnumcloud" in {c.doc_id for c in answer.citations}
+    # Judged on meaning alone, an English question far from every passage is refused.
+    assert pipeline.chain.invoke("Who won the 2022 football World Cup?").refused
 
 
 def test_injected_instruction_in_a_source_changes_nothing(tmp_path: Path) -> None:
@@ -227,6 +229,7 @@ def test_an_unknown_tool_name_does_not_make_a_method_question_refused(pipeline: 
         "Dans la fiche pratique n° 41 de la DINUM, quels critères sont listés pour un SaaS ?",
         "La règle R31 de la doctrine cloud au centre impose-t-elle un audit annuel ?",
         "Résume l'arrêté du 17 octobre 2026 sur le catalogue des solutions mutualisées.",
+        "Which criteria did version 9.1 of the RGAA add for mobile apps?",
     ],
 )
 def test_invented_references_of_any_form_are_refused_without_tripping_the_citation_check(
@@ -237,6 +240,18 @@ def test_invented_references_of_any_form_are_refused_without_tripping_the_citati
     assert "Aucun texte indexé ne mentionne" in answer.answer
     assert answer.decision.missing_reference and answer.decision.missing_reference in answer.answer
     assert "citation non vérifiée" not in answer.answer and not answer.problems
+
+
+def test_a_cited_text_asked_about_in_everyday_words_is_answered(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Règle R9 : en bref ?")
+    assert not answer.refused, answer.gate
+    _verify(answer)
+
+
+def test_a_rule_stated_before_the_question_is_checked_like_a_premise(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("SecNumCloud interdit tout logiciel d'origine américaine, donc quel hébergeur "
+                                   "retenir pour notre messagerie ?")
+    assert answer.premises and answer.answer.startswith("**Non, selon les textes indexés**"), answer.answer
 
 
 def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:

@@ -223,8 +223,11 @@ def _references(text: str, r: dict) -> tuple[Reference, ...]:
     return tuple(out)
 
 
+# Small numbers written in words (« six mois »): read as figures, a supporting text may use either.
+NUMBER_WORDS = {"deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6", "sept": "7", "huit": "8",
+                "neuf": "9", "dix": "10", "douze": "12", "quinze": "15", "vingt": "20", "trente": "30"}
 _NUMBER_UNIT = re.compile(
-    r"\b(\d+(?:[ ,.]\d+)*)\s*(%|pour ?cent|points?|k€|m€|€|euros?|millions?|milliards?|jours?|mois|ans|années|heures?|h\b"
+    r"\b(\d+(?:[ ,.]\d+)*|" + "|".join(NUMBER_WORDS) + r")\s*(%|pour ?cent|points?|k€|m€|€|euros?|millions?|milliards?|jours?|mois|ans|années|heures?|h\b"
     r"|crit[eè]res\b|r[eè]gles\b|exigences\b|objectifs\b|[eé]tapes\b|mesures\b)",
     re.IGNORECASE,
 )
@@ -245,9 +248,11 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     carried = False  # « Depuis la loi SREN, on n'a plus le droit… »: the marker governs the next clause
     for written in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
         clause = fold(written)
-        asserted = confirming or carried or any(re.search(p, clause) for p in markers)
+        declared = (not written.rstrip().endswith("?") and re.search(r["claims"]["declarative"], clause) is not None
+                    and re.search(r["claims"]["not_declarative"], clause) is None)
+        asserted = confirming or carried or declared or any(re.search(p, clause) for p in markers)
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
-        values = [f"{m.group(1)} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
+        values = [f"{NUMBER_WORDS.get(m.group(1), m.group(1))} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
         values += [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
         stated = bool(values) and re.search(r["claims"]["text_subject"], clause) is not None
         carried = asserted and not kinds and not values and written.rstrip().endswith(",")

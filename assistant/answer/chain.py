@@ -289,7 +289,11 @@ class AnswerChain:
         if invented:
             return replace(decision, refused=True, reason=INVENTED_REFERENCE, missing_reference=invented[0].label)
         if is_english(question):
-            return decision  # the subject analysis reads French; an English question is judged on evidence
+            # The subject analysis reads French: an English question is judged on meaning alone, which
+            # proves less than words, so it needs a closer passage (a draft request is grounded anyway).
+            if analysis.intent != "draft" and decision.top_dense < self.settings.gate.english_min_dense:
+                return replace(decision, refused=True, reason=LOW_SIMILARITY)
+            return decision
         if analysis.intent == "draft" and (self._drafts_a_choice(analysis)
                                            or purchase_context(analysis, self.settings.prompts_dir)):
             return decision  # a purchase to justify: the drafter grounds it on the catalogue
@@ -305,10 +309,10 @@ class AnswerChain:
         ]
         if analysis.references:
             # Every text the question cites is indexed (« Règle R9 ? »): a part that asks about nothing
-            # else is covered, however little its words say.
+            # else but in everyday words (« en clair, ça dit quoi ? ») is covered, however little they say.
             named = {t for r in analysis.references for t in tokens(" ".join((r.label, *r.keys)))}
-            verdicts = [replace(v, covered=True, missing=()) if not v.covered and v.part.subject <= named else v
-                        for v in verdicts]
+            verdicts = [replace(v, covered=True, missing=()) if not v.covered and v.part.subject - self.general <= named
+                        else v for v in verdicts]
         if analysis.answer_type == "procedure" and self._method_question(analysis):
             # How to go about a purchase: the doctrine's method answers it, whatever is bought.
             verdicts = [replace(v, covered=True, missing=()) for v in verdicts]
@@ -332,7 +336,7 @@ class AnswerChain:
         self, condensed: Condensed, analysis: QuestionAnalysis, retrieval: Retrieval, snap: Snapshot,
     ) -> tuple[str, ...]:
         """The claims the question takes for granted that no section supports (searched one by one)."""
-        families = self.rules["claims"]["families"]
+        families = {**self.rules["claims"]["families"], **(self.rules["claims"].get("support") or {})}
         premises = []
         for claim in analysis.claims:
             found = self.searcher.retrieve(self.lexicon.expand(claim.text), CLAIM_HITS,

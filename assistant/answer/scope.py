@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from assistant.answer.analysis import Claim, Part, Reference
+from assistant.answer.analysis import NUMBER_WORDS, Claim, Part, Reference
 from assistant.text import fold, tokens
 
 
@@ -150,22 +150,44 @@ def reference_found(ref: Reference, corpus: str) -> bool:
 def _value_pattern(value: str) -> str:
     number = value.partition(" ")[0]
     digits = re.sub(r"[ ,.]", "", number)
+    words = [w for w, n in NUMBER_WORDS.items() if n == number]
+    if words:  # « 6 mois » or « six mois »
+        return rf"(?:{re.escape(number)}|\b{words[0]}\b)" + r"(?![0-9])"
     return (r"[\s.,]?".join(re.escape(d) for d in digits) if len(digits) > 3 else re.escape(number)) + r"(?![0-9])"
+
+
+_RULE_KINDS = frozenset({"ranking", "ban", "sanction"})
+_NEGATION = re.compile(r"\b(?:pas|aucune?|ni|non|sans|jamais|nullement)\b|\bn'|\bne\b")
+
+
+def _affirmed(pattern: str, folded: str) -> bool:
+    """The rule is stated, not denied: « n'est pas obligatoire », « n'impose aucun quota » do not
+    support a claim that something is obligatory or imposed."""
+    for m in re.finditer(pattern, folded):
+        before, after = folded[max(0, m.start() - 30):m.start()], folded[m.end():m.end() + 12]
+        if not (_NEGATION.search(before) or re.match(r"\W*(?:pas|aucune?|jamais|nullement)\b", after)):
+            return True
+    return False
 
 
 def claim_supported(claim: Claim, sections: Iterable[str], families: Mapping[str, Sequence[str]]) -> bool:
     """A claim is supported when one section holds its figures or dates (all of them) and at least
-    half of what it is about; a claim without figures, when one section states the kind of rule it
-    asserts (a ban, a sanction…) together with most of what it is about."""
+    half of what it is about, and states the rank, ban or sanction it asserts if it asserts one; a
+    claim without figures, when one section states the kind of rule it asserts (a ban, a sanction…)
+    together with most of what it is about. A rule the section denies (« n'est pas obligatoire »)
+    supports nothing."""
     terms = set(claim.terms)
     for text in sections:
         folded = fold(text)
         vocab = frozenset(tokens(text))
         about = sum(1 for t in terms if present(t, vocab)) / max(1, len(terms))
+        stated = any(_affirmed(p, folded) for p in families.get(claim.kind, ()))
         if claim.values:
-            if about >= 0.5 and all(re.search(rf"(?<![0-9]){_value_pattern(v)}", folded) for v in claim.values):
+            # « en premier des neuf objectifs »: the figure is incidental, the rank or ban is the claim.
+            if (about >= 0.5 and all(re.search(rf"(?<![0-9]){_value_pattern(v)}", folded) for v in claim.values)
+                    and (stated or claim.kind not in _RULE_KINDS)):
                 return True
             continue
-        if about >= 0.6 and any(re.search(p, folded) for p in families.get(claim.kind, ())):
+        if about >= 0.6 and stated:
             return True
     return False
