@@ -368,8 +368,11 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     assert not both.refused, both.answer
     assert "comptabilité publique" in both.answer.rsplit("\n", 1)[-1]  # the note on the part not covered
     _verify(both)
-    # The field's words, not their stems: « s'assurer » is not « assurance », « construire » a solution is
-    # not a building permit.
+    # A close form of the field's word names it too (« on l'amortit »)…
+    close = pipeline.chain.invoke("Les licences du logiciel de courrier, on les amortit sur combien d'années ?")
+    assert close.refused and "comptabilité publique" in close.answer, close.gate
+    # …but not another word of the same stem: « s'assurer » is not « assurance », « construire » a
+    # solution is not a building permit.
     for question in ("Comment s'assurer de la réversibilité d'une offre SaaS ?",
                      "Quand faut-il construire une solution en interne plutôt qu'acheter ?"):
         assert not pipeline.chain.invoke(question).refused, question

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import yaml
 
+from assistant.answer.scope import same_word
 from assistant.text import fold, tokens
 
 
@@ -22,9 +23,13 @@ class Lexicon(NamedTuple):
     neighbours: tuple[tuple[str, str], ...] = ()  # (folded word or phrase of a neighbouring field, the field)
 
     def neighbour_fields(self, text: str) -> list[tuple[str, str]]:
-        """The neighbouring fields' words that ``text`` uses, with their field."""
-        folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(text)))} "
-        return [(term, field) for term, field in self.neighbours if f" {term} " in folded]
+        """The neighbouring fields' words that ``text`` uses, with their field: a phrase as written, a
+        single word also in a close form (« imputer » names « on les impute », not « s'assurer »
+        « assurance »)."""
+        words = re.findall(r"[0-9a-z]+", fold(text))
+        folded = f" {' '.join(words)} "
+        return [(term, field) for term, field in self.neighbours
+                if f" {term} " in folded or (" " not in term and any(same_word(term, w) for w in words))]
 
     def expand(self, query: str) -> str:
         """The query plus the expansions of the jargon it contains."""
