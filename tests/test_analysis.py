@@ -99,6 +99,11 @@ def test_claims_taken_for_granted() -> None:
     assert _a("Notre hébergeur impose un préavis de résiliation, comment faire ?").claims == ()
     assert _a("Le RGESN est-il obligatoire dans les marchés publics ?").claims == ()
     assert [cl.kind for cl in _a("Comme la souveraineté est le critère n° 1, je la mets en premier ?").claims] == ["ranking"]
+    # « maintenant que » presupposes; a hypothesis (« si ») or the buyer's own requirement does not assert.
+    assert [cl.kind for cl in _a("Maintenant que la DAE impose tous les achats par l'UGAP, on fait comment ?").claims] \
+        == ["obligation"]
+    assert _a("Si la circulaire impose un hébergement qualifié, que faire de notre messagerie ?").claims == ()
+    assert _a("Un paragraphe qui explique qu'on exige la réversibilité, possible ?").claims == ()
     # Small numbers in words are figures.
     i = _a("Le Data Act impose un préavis d'au moins six mois, comment l'anticiper ?")
     assert [cl.values for cl in i.claims] == [("6 mois",)]
@@ -121,6 +126,14 @@ def test_a_question_without_a_subject_of_its_own_is_judged_on_its_narrative_too(
     # A question with its own subject keeps its narrative as context.
     b = _a("Nous préparons un marché de messagerie. Quelle pondération pour le critère de réversibilité ?")
     assert len(b.parts) == 1
+
+
+def test_a_label_or_guide_named_between_quotes_is_a_reference() -> None:
+    a = _a("Où trouver le guide « Achats verts numériques 2027 » de la DAE ?")
+    assert [(r.kind, r.keys) for r in a.references] == [("nom_cite", ("achats verts numeriques 2027",))]
+    assert not reference_found(a.references[0], fold("Le guide de l'achat numérique responsable (2021)."))
+    assert reference_found(a.references[0], fold("Le guide « Achats verts numériques 2027 » est paru."))
+    assert _a("Notre outil « Zephyr » doit-il être hébergé en SecNumCloud ?").references == ()  # a tool, not a text
 
 
 def test_a_nor_shaped_code_is_a_reference_with_or_without_the_word() -> None:
