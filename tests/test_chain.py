@@ -254,6 +254,12 @@ def test_a_rule_stated_before_the_question_is_checked_like_a_premise(pipeline: P
     assert answer.premises and answer.answer.startswith("**Non, selon les textes indexés**"), answer.answer
 
 
+def test_the_nouns_that_frame_a_procedure_question_are_not_its_subject(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Projet Orion estimé à 15 M€ : quelle démarche auprès de la DINUM, et quelles précautions ?")
+    assert not answer.refused, answer.gate
+    _verify(answer)
+
+
 def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Puisque la circulaire impose une pondération minimale de 40 % pour la "
                                    "souveraineté, comment l'appliquer dans notre règlement de consultation ?")
