@@ -167,6 +167,8 @@ def test_claim_support_needs_the_figure_and_the_topic_together() -> None:
 def test_abbreviations_and_missing_accents() -> None:
     assert normalise("slt, ds le ccag c kel article pr les failles ?", PROMPTS).startswith(
         "salut, dans le ccag c'est quel article pour")
+    assert normalise("perf et interop : combien de points max, et c'est ds le RC ou la pub ?", PROMPTS) == (
+        "performance et interopérabilité : combien de points maximum, et c'est dans le RC ou la publicité ?")
     amap = accent_map(["La circulaire a été publiée le 13 février.", "Réversibilité du contrat."])
     fixed = reaccent("circulaire publiee quand ? reversibilite", amap)
     assert fixed == "circulaire publiée quand ? réversibilité"
