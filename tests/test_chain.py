@@ -260,6 +260,14 @@ def test_the_nouns_that_frame_a_procedure_question_are_not_its_subject(pipeline:
     _verify(answer)
 
 
+def test_an_objective_word_brings_its_referentiel(pipeline: Pipeline) -> None:
+    # « écoconception » alone does not reach the RGESN by meaning: the lexicon names it.
+    answer = pipeline.chain.invoke("Quelles exigences d'écoconception mettre dans le CCTP de notre futur site ?")
+    assert not answer.refused, answer.gate
+    assert "rgesn-achats-responsables" in {c.doc_id for c in answer.citations}, answer.answer
+    _verify(answer)
+
+
 def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Puisque la circulaire impose une pondération minimale de 40 % pour la "
                                    "souveraineté, comment l'appliquer dans notre règlement de consultation ?")
