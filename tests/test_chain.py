@@ -268,6 +268,13 @@ def test_an_objective_word_brings_its_referentiel(pipeline: Pipeline) -> None:
     _verify(answer)
 
 
+def test_favouring_a_french_supplier_finds_the_rule_on_nationality(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Est-ce qu'on peut privilégier un prestataire français dans la note technique ?")
+    assert not answer.refused, answer.gate
+    assert "nationalité" in answer.answer.split("\n\n", 1)[0], answer.answer
+    _verify(answer)
+
+
 def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Puisque la circulaire impose une pondération minimale de 40 % pour la "
                                    "souveraineté, comment l'appliquer dans notre règlement de consultation ?")
