@@ -275,6 +275,13 @@ def test_favouring_a_french_supplier_finds_the_rule_on_nationality(pipeline: Pip
     _verify(answer)
 
 
+def test_buying_directly_finds_the_exemption_threshold(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Une licence de traitement de texte à 12 k€ HT, on l'achète en direct au revendeur ?")
+    assert not answer.refused, answer.gate
+    assert answer.citations[0].doc_id == "seuils-procedures-2026", answer.answer
+    _verify(answer)
+
+
 def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Puisque la circulaire impose une pondération minimale de 40 % pour la "
                                    "souveraineté, comment l'appliquer dans notre règlement de consultation ?")
