@@ -385,6 +385,14 @@ def test_a_question_of_method_after_the_purchase_it_concerns_gets_the_method(pip
     chain = pipeline.chain
     assert not chain._method_question(chain.analyse_text(
         "On veut acheter en direct une solution innovante à 80 k€ HT pour la préfecture, comment le justifier ?"))
+    # The question may be a sentence of its own after the one that describes the purchase, when it
+    # asks where to start; a bare « Comment faire ? » may ask how to do what precedes.
+    own = pipeline.chain.invoke("Le tribunal judiciaire veut un outil de gestion des scellés. Par où commencer selon la doctrine ?")
+    assert re.search(r"mutualis", own.answer.split("\n\n", 1)[0], re.IGNORECASE), own.answer
+    assert chain._method_question(chain.analyse_text("Le tribunal veut un outil de gestion des scellés. Dans quel ordre "
+                                                     "examiner les options ?"))
+    assert not chain._method_question(chain.analyse_text("Je veux favoriser un logiciel libre pour notre outil de "
+                                                         "gestion des scellés sans être accusé de favoritisme. Comment faire ?"))
 
 
 def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pipeline) -> None:
