@@ -282,6 +282,14 @@ def test_buying_directly_finds_the_exemption_threshold(pipeline: Pipeline) -> No
     _verify(answer)
 
 
+def test_regularising_a_project_finds_the_derogation(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Notre SI documentaire est hébergé chez un prestataire non qualifié, avec des "
+                                   "données sensibles : comment régulariser ?")
+    assert not answer.refused, answer.gate
+    assert "dérogation" in answer.answer.split("\n\n", 1)[0], answer.answer
+    _verify(answer)
+
+
 def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Puisque la circulaire impose une pondération minimale de 40 % pour la "
                                    "souveraineté, comment l'appliquer dans notre règlement de consultation ?")
