@@ -282,11 +282,11 @@ def test_buying_directly_finds_the_exemption_threshold(pipeline: Pipeline) -> No
     _verify(answer)
 
 
-def test_regularising_a_project_finds_the_derogation(pipeline: Pipeline) -> None:
-    answer = pipeline.chain.invoke("Notre SI documentaire est hébergé chez un prestataire non qualifié, avec des "
-                                   "données sensibles : comment régulariser ?")
+def test_a_project_already_launched_finds_the_derogation(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Notre projet de GED est déjà lancé chez un hébergeur non qualifié, avec des "
+                                   "données sensibles : que faire ?")
     assert not answer.refused, answer.gate
-    assert "dérogation" in answer.answer.split("\n\n", 1)[0], answer.answer
+    assert "dérogation" in answer.answer, answer.answer
     _verify(answer)
 
 
