@@ -290,6 +290,13 @@ def test_a_project_already_launched_finds_the_derogation(pipeline: Pipeline) -> 
     _verify(answer)
 
 
+def test_criteria_of_the_doctrine_lead_to_its_nine_objectives(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Sur quels critères de choix s'appuyer pour notre marché de téléphonie ?")
+    assert not answer.refused, answer.gate
+    assert "neuf objectifs" in answer.answer.split("\n\n", 1)[0], answer.answer
+    _verify(answer)
+
+
 def test_a_premise_no_text_supports_is_corrected_first(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Puisque la circulaire impose une pondération minimale de 40 % pour la "
                                    "souveraineté, comment l'appliquer dans notre règlement de consultation ?")
