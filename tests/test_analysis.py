@@ -19,6 +19,13 @@ def _a(question: str):  # noqa: ANN202
     return analyse(question, PROMPTS, GENERIC_STEMS)
 
 
+def test_the_deliverable_a_buyer_prepares_is_context() -> None:
+    a = _a("Bonjour, pour une note au secrétaire général, pourriez-vous me rappeler le seuil de dispense ?")
+    assert {"seuil", "dispens"} <= a.subject and not {"secretair", "not", "rappel"} & a.subject
+    # What opens the message may also be the subject itself.
+    assert "derog" in _a("Pour une dérogation au cloud de confiance, on s'adresse à qui ?").subject
+
+
 def test_the_buyers_context_is_not_the_subject() -> None:
     a = _a("Pour notre futur portail Zephyr de gestion des subventions, quel seuil de dispense de publicité s'applique ?")
     assert {"seuil", "dispens", "publiqu"} & a.subject
@@ -104,6 +111,12 @@ def test_claims_taken_for_granted() -> None:
         == ["obligation"]
     assert _a("Si la circulaire impose un hébergement qualifié, que faire de notre messagerie ?").claims == ()
     assert _a("Un paragraphe qui explique qu'on exige la réversibilité, possible ?").claims == ()
+    # A rank or an automatic application stated as fact is taken for granted; in a condensed
+    # follow-up, only the follow-up's own words (a question) are read.
+    assert [cl.kind for cl in _a("La doctrine met la sécurité en premier, avant le coût : comment le traduire ?").claims] \
+        == ["ranking"]
+    assert [cl.kind for cl in _a("Le RGAA s'applique d'office à tous nos sites, comment on vérifie ?").claims] == ["obligation"]
+    assert _a("Il s'applique d'office à mon marché — Le CCAG-TIC est-il obligatoire ?").claims == ()
     # Small numbers in words are figures.
     i = _a("Le Data Act impose un préavis d'au moins six mois, comment l'anticiper ?")
     assert [cl.values for cl in i.claims] == [("6 mois",)]

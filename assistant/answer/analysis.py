@@ -137,7 +137,23 @@ def _context_spans(sentence: str, markers: list[str]) -> list[tuple[int, int]]:
         r"[^,;:?!()]*",
         re.IGNORECASE,
     )
-    return [m.span() for m in pattern.finditer(sentence)]
+    spans = [m.span() for m in pattern.finditer(sentence)]
+    # « Bonjour, pour une présentation en comité de direction, … ? »: the deliverable the buyer
+    # prepares, opening the message up to its comma, says why they ask, not what.
+    purpose = _PURPOSE.match(sentence)
+    if purpose:
+        spans.append(purpose.span(1))
+    return spans
+
+
+_PURPOSE = re.compile(
+    r"^(?:(?:bonjour|bonsoir|salut|hello)\b[\s,!]*)?((?:pour|en vue d'|en vue de|dans le cadre d')\s*"
+    r"(?:un|une|le|la|les|l'|mon|ma|mes|notre|nos)\s*(?:prochaine?\s+|petite?\s+)?"
+    r"(?:presentation|présentation|note|réunion|reunion|rapport|comité|comite|briefing|exposé|expose|point|"
+    r"diaporama|courriel|mail|compte rendu|fiche|synthèse|synthese|audition|formation|séminaire|seminaire)\b"
+    r"[^,;:?!()]*),\s+(?=\S)",
+    re.IGNORECASE,
+)
 
 
 def _object_spans(sentence: str, r: dict) -> list[tuple[int, int]]:
@@ -241,6 +257,8 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     """Clauses asserted as true: introduced by a presupposition marker, or a declarative clause
     stating an obligation, ban, sanction, figure or deadline about the doctrine."""
     out: list[Claim] = []
+    if " — " in text:  # a condensed follow-up: its own words (their « ? » stripped), not the turn it inherits
+        text = text.split(" — ", 1)[0].rstrip(" ?") + " ?"
     markers = r["claims"]["presupposition"]
     families = r["claims"]["families"]
     # « On a jusqu'au 30 juin pour migrer, c'est bien ça ? »: a confirmation tag asserts the whole message.
