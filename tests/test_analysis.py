@@ -117,6 +117,8 @@ def test_claims_taken_for_granted() -> None:
         == ["ranking"]
     assert [cl.kind for cl in _a("Le RGAA s'applique d'office à tous nos sites, comment on vérifie ?").claims] == ["obligation"]
     assert _a("Il s'applique d'office à mon marché — Le CCAG-TIC est-il obligatoire ?").claims == ()
+    assert [cl.kind for cl in _a("Puisque le coût est le tout premier des neuf objectifs, on le note d'abord ?").claims] \
+        == ["ranking"]
     # Small numbers in words are figures.
     i = _a("Le Data Act impose un préavis d'au moins six mois, comment l'anticiper ?")
     assert [cl.values for cl in i.claims] == [("6 mois",)]
@@ -139,6 +141,20 @@ def test_a_question_without_a_subject_of_its_own_is_judged_on_its_narrative_too(
     # A question with its own subject keeps its narrative as context.
     b = _a("Nous préparons un marché de messagerie. Quelle pondération pour le critère de réversibilité ?")
     assert len(b.parts) == 1
+
+
+def test_a_referentiel_version_needs_no_keyword() -> None:
+    a = _a("Quelles nouveautés dans SecNumCloud 9.0 pour l'IA ?")
+    assert [(r.kind, r.keys) for r in a.references] == [("version", ("9.0", "secnumcloud"))]
+    assert not reference_found(a.references[0], fold("La version 3.2 du référentiel SecNumCloud date de 2022."))
+    assert reference_found(_a("Que change SecNumCloud 3.2 ?").references[0], fold("SecNumCloud 3.2 renforce l'immunité."))
+
+
+def test_english_questions_are_recognised() -> None:
+    from assistant.answer.gate import is_english
+    assert is_english("Where and at which event was the new doctrine presented?")
+    assert is_english("We'd like to buy cloud hosting through UGAP. Does it exempt us from our own tender?")
+    assert not is_english("Quel est le seuil de dispense pour un marché de services en 2026 ?")
 
 
 def test_a_label_or_guide_named_between_quotes_is_a_reference() -> None:

@@ -35,7 +35,10 @@ _REFERENCE = re.compile(
     r"((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b)",
     re.IGNORECASE,
 )
-_EN_STOP = frozenset("the what which is are does do of and to for in on with how can should must who when".split())
+_EN_STOP = frozenset(
+    "the what which is are does do of and to for in on with how can should must who when where why at was were by "
+    "from our we us it its this that these those be been has have had would could will an any there their".split()
+)
 
 # Why the gate refused (``GateDecision.reason``); empty when it accepts.
 NO_PASSAGE = "no_passage"
