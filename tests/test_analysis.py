@@ -237,6 +237,9 @@ def test_a_part_of_everyday_words_is_judged_on_meaning() -> None:
          "solution existante.", "faire", (), "aucune_solution"),
         ("Peux-tu écrire la justification du critère réversibilité pour notre marché d'hébergement ?",
          None, ("adaptabilite_reversibilite",), None),
+        # « plutôt qu'un … » discards the route it names, elided or not.
+        ("Rédige une note qui justifie l'achat d'un progiciel du marché pour la paie, plutôt qu'un développement "
+         "interne.", "sur_etagere", (), None),
     ],
 )
 def test_drafting_requests_are_read(message: str, route: str | None, criteria: tuple, exception: str | None) -> None:
