@@ -115,10 +115,18 @@ def test_claims_taken_for_granted() -> None:
     # follow-up, only the follow-up's own words (a question) are read.
     assert [cl.kind for cl in _a("La doctrine met la sécurité en premier, avant le coût : comment le traduire ?").claims] \
         == ["ranking"]
-    assert [cl.kind for cl in _a("Le RGAA s'applique d'office à tous nos sites, comment on vérifie ?").claims] == ["obligation"]
+    assert [cl.kind for cl in _a("Le RGAA s'applique d'office à tous nos sites, comment on vérifie ?").claims] == ["equivalence"]
     assert _a("Il s'applique d'office à mon marché — Le CCAG-TIC est-il obligatoire ?").claims == ()
     assert [cl.kind for cl in _a("Puisque le coût est le tout premier des neuf objectifs, on le note d'abord ?").claims] \
         == ["ranking"]
+    # Who signed a text is taken for granted; « forcément », « vaut » state an equivalence.
+    borne = _a("La circulaire de Jean Dupont de mars 2026 s'applique-t-elle aux opérateurs ?").claims
+    assert [(cl.kind, cl.values) for cl in borne] == [("actor", ("dupont", "2026"))]
+    assert [cl.kind for cl in _a("Notre hébergeur est ISO 27001, donc il est forcément conforme RGS, d'accord ?").claims] \
+        == ["equivalence"]
+    # « même pour… » after a comma belongs to the claim before it.
+    ext = _a("Tout hébergement doit être qualifié, même pour un site vitrine, c'est bien ça ?").claims
+    assert ext and ext[0].extended and "vitrine" in ext[0].text
     # Small numbers in words are figures.
     i = _a("Le Data Act impose un préavis d'au moins six mois, comment l'anticiper ?")
     assert [cl.values for cl in i.claims] == [("6 mois",)]
@@ -187,6 +195,10 @@ def test_claim_support_needs_the_figure_and_the_topic_together() -> None:
     obligation = {"obligation": [r"\bobligatoires?\b"]}
     assert not claim_supported(rule, ["Le RGESN n'est pas juridiquement obligatoire dans les marchés publics."], obligation)
     assert claim_supported(rule, ["Le RGESN est obligatoire dans tous les marchés publics."], obligation)
+    extended = _a("Tout hébergement doit être qualifié, même pour un site vitrine, c'est bien ça ?").claims[0]
+    families = {"obligation": [r"\bdoit\b"], "extension": [r"\bmeme (?:pour|si)\b"]}
+    assert not claim_supported(extended, ["Tout hébergement de données sensibles doit être qualifié."], families)
+    assert claim_supported(extended, ["Tout hébergement doit être qualifié, même pour un site vitrine."], families)
     rank = _a("Puisque la circulaire met la souveraineté en premier des neuf objectifs, comment faire ?").claims[0]
     ranking = {"ranking": [r"\bpremier objectif\b"]}
     assert not claim_supported(rank, ["La circulaire fixe neuf objectifs, dont la souveraineté."], ranking)

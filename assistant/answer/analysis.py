@@ -40,6 +40,7 @@ class Claim:
     kind: str  # quantity | deadline | obligation | ban | sanction | ranking | scope
     values: tuple[str, ...]  # folded figures/dates that a supporting text must contain
     terms: frozenset[str]  # stems of what the claim is about
+    extended: bool = False  # « même pour le site vitrine »: the supporting text must extend the rule too
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,13 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     # « On a jusqu'au 30 juin pour migrer, c'est bien ça ? »: a confirmation tag asserts the whole message.
     confirming = re.search(r["claims"]["confirmation_tag"], fold(text).strip()) is not None
     carried = False  # « Depuis la loi SREN, on n'a plus le droit… »: the marker governs the next clause
-    for written in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
+    pieces: list[str] = []
+    for piece in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
+        if pieces and re.match(r["claims"]["extension"], fold(piece)) and not pieces[-1].rstrip().endswith("?"):
+            pieces[-1] = f"{pieces[-1]} {piece}"  # « …doit être SecNumCloud, même pour le site vitrine »
+        else:
+            pieces.append(piece)
+    for written in pieces:
         clause = fold(written)
         declared = (not written.rstrip().endswith("?") and re.search(r["claims"]["declarative"], clause) is not None
                     and re.search(r["claims"]["not_declarative"], clause) is None)
@@ -280,7 +287,14 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
             continue
         kind = kinds[0] if kinds else ("deadline" if _DATE.search(clause) else "quantity")
         terms = frozenset(t for t in tokens(clause) if not t.isdigit()) - frozenset(tokens(" ".join(markers)))
-        out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms))
+        extended = re.search(r["claims"]["extension"], clause) is not None
+        out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms, extended))
+    # « la circulaire d'Élisabeth Borne de février 2026 »: who signed a text is taken for granted.
+    for m in re.finditer(r["claims"]["actor"], text):
+        name = fold(m.group("name")).split()[-1]
+        years = re.findall(r"\b20[0-9]{2}\b", text[m.start():m.end() + 40])
+        terms = frozenset(t for t in tokens(m.group(0)) if not t.isdigit())
+        out.append(Claim(m.group(0).strip(), "actor", (name, *years[:1]), terms))
     return tuple(out)
 
 

@@ -337,7 +337,8 @@ class AnswerChain:
         self, condensed: Condensed, analysis: QuestionAnalysis, retrieval: Retrieval, snap: Snapshot,
     ) -> tuple[str, ...]:
         """The claims the question takes for granted that no section supports (searched one by one)."""
-        families = {**self.rules["claims"]["families"], **(self.rules["claims"].get("support") or {})}
+        families = {**self.rules["claims"]["families"], **(self.rules["claims"].get("support") or {}),
+                    "extension": [self.rules["claims"]["extension"]]}
         premises = []
         for claim in analysis.claims:
             found = self.searcher.retrieve(self.lexicon.expand(claim.text), CLAIM_HITS,

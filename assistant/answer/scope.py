@@ -181,6 +181,8 @@ def claim_supported(claim: Claim, sections: Iterable[str], families: Mapping[str
         folded = fold(text)
         vocab = frozenset(tokens(text))
         about = sum(1 for t in terms if present(t, vocab)) / max(1, len(terms))
+        if claim.extended and not any(re.search(p, folded) for p in families.get("extension", ())):
+            continue  # the section states the rule, not its extension
         stated = any(_affirmed(p, folded) for p in families.get(claim.kind, ()))
         if claim.values:
             # « en premier des neuf objectifs »: the figure is incidental, the rank or ban is the claim.
