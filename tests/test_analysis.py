@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.analysis import analyse, general_stems, normalise
+from assistant.answer.analysis import Claim, analyse, general_stems, normalise
 from assistant.answer.gate import GENERIC_STEMS
 from assistant.answer.scope import claim_supported, coverage, judge_part, reference_found, same_word
 from assistant.config import PROJECT_ROOT
@@ -195,6 +195,13 @@ def test_claim_support_needs_the_figure_and_the_topic_together() -> None:
     obligation = {"obligation": [r"\bobligatoires?\b"]}
     assert not claim_supported(rule, ["Le RGESN n'est pas juridiquement obligatoire dans les marchés publics."], obligation)
     assert claim_supported(rule, ["Le RGESN est obligatoire dans tous les marchés publics."], obligation)
+    # What the claim is about weighs by rarity: the common words of a section do not carry it.
+    whom = Claim("elle s'impose aux services de l'État appliquant… d'agglomération", "obligation", (),
+                 frozenset({"servic", "etat", "appliqu", "agglomer"}))
+    rare = {"agglomer": 6.0}
+    section = ["La circulaire s'impose aux services de l'État et doit être appliquée."]
+    assert claim_supported(whom, section, {"obligation": [r"\bimpos\w*"]})  # counted, not weighed
+    assert not claim_supported(whom, section, {"obligation": [r"\bimpos\w*"]}, lambda t: rare.get(t, 1.0))
     extended = _a("Tout hébergement doit être qualifié, même pour un site vitrine, c'est bien ça ?").claims[0]
     families = {"obligation": [r"\bdoit\b"], "extension": [r"\bmeme (?:pour|si)\b"]}
     assert not claim_supported(extended, ["Tout hébergement de données sensibles doit être qualifié."], families)

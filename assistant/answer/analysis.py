@@ -286,7 +286,7 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
         if not kinds and not values:
             continue
         kind = kinds[0] if kinds else ("deadline" if _DATE.search(clause) else "quantity")
-        terms = frozenset(t for t in tokens(clause) if not t.isdigit()) - frozenset(tokens(" ".join(markers)))
+        terms = frozenset(t for t in tokens(written) if not t.isdigit()) - frozenset(tokens(" ".join(markers)))
         extended = re.search(r["claims"]["extension"], clause) is not None
         out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms, extended))
     # « la circulaire d'Élisabeth Borne de février 2026 »: who signed a text is taken for granted.

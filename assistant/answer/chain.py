@@ -344,7 +344,7 @@ class AnswerChain:
             found = self.searcher.retrieve(self.lexicon.expand(claim.text), CLAIM_HITS,
                                            filters=condensed.question.filters)
             texts = [text for _, text in self._section_texts(snap, found.hits + self._judged(retrieval, condensed))]
-            if not claim_supported(claim, texts, families):
+            if not claim_supported(claim, texts, families, snap.idf):
                 premises.append(claim.text)
         return tuple(premises)
 

@@ -170,17 +170,24 @@ def _affirmed(pattern: str, folded: str) -> bool:
     return False
 
 
-def claim_supported(claim: Claim, sections: Iterable[str], families: Mapping[str, Sequence[str]]) -> bool:
+def claim_supported(
+    claim: Claim, sections: Iterable[str], families: Mapping[str, Sequence[str]],
+    idf: Callable[[str], float] | None = None,
+) -> bool:
     """A claim is supported when one section holds its figures or dates (all of them) and at least
     half of what it is about, and states the rank, ban or sanction it asserts if it asserts one; a
     claim without figures, when one section states the kind of rule it asserts (a ban, a sanction…)
     together with most of what it is about. A rule the section denies (« n'est pas obligatoire »)
     supports nothing."""
     terms = set(claim.terms)
+    weight = idf or (lambda _t: 1.0)
+    total = sum(weight(t) for t in terms) or 1.0
     for text in sections:
         folded = fold(text)
         vocab = frozenset(tokens(text))
-        about = sum(1 for t in terms if present(t, vocab)) / max(1, len(terms))
+        # Rarity-weighted: the words that say whom or what the claim is about (« communauté
+        # d'agglomération ») count more than those every section shares (« circulaire »).
+        about = sum(weight(t) for t in terms if present(t, vocab)) / total
         if claim.extended and not any(re.search(p, folded) for p in families.get("extension", ())):
             continue  # the section states the rule, not its extension
         stated = any(_affirmed(p, folded) for p in families.get(claim.kind, ()))
