@@ -37,7 +37,9 @@ _REFERENCE = re.compile(
 )
 _EN_STOP = frozenset(
     "the what which is are does do of and to for in on with how can should must who when where why at was were by "
-    "from our we us it its this that these those be been has have had would could will an any there their".split()
+    "from our we us it its this that these those be been has have had would could will an any there their "
+    "without about into than if my your you they he she not but also only some other more most such please "
+    "need want use using buy choose choosing draft write get".split()
 )
 
 # Why the gate refused (``GateDecision.reason``); empty when it accepts.
