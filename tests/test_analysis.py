@@ -324,3 +324,16 @@ def test_buyers_idioms_and_frame_words_are_not_the_subject() -> None:
     a = analyse("Par quoi commencer pour être dans les clous de la doctrine ?", PROMPTS, GENERIC_STEMS, synonyms)
     assert "clous" not in a.subject and "conform" in a.subject
     assert "cens" not in _a("Que sommes-nous censés faire de notre application ?").subject
+
+
+def test_a_quoted_word_in_lower_case_is_the_subject_not_a_name() -> None:
+    asked = _a("L'objectif « disponibilité », ça couvre quoi selon le texte ?")
+    assert set(tokens("disponibilité")) <= asked.subject and not asked.names
+    named = _a("Peut-on reprendre « Gestor » pour nos congés ?")
+    assert "Gestor" in named.names and not named.subject & set(tokens("Gestor"))
+
+
+def test_a_subject_word_stemmed_like_a_frame_word_stays_the_subject() -> None:
+    # « maintenance » and « maintenant » share a stem; only the second frames a question.
+    assert set(tokens("maintenance")) <= _a("Que demande la circulaire sur la maintenance ?").subject
+    assert not set(tokens("maintenant")) & _a("Et maintenant, que demande la circulaire sur le coût ?").subject

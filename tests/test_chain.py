@@ -408,6 +408,13 @@ def test_a_question_of_method_after_the_purchase_it_concerns_gets_the_method(pip
                                                      "examiner les options ?"))
     assert not chain._method_question(chain.analyse_text("Je veux favoriser un logiciel libre pour notre outil de "
                                                          "gestion des scellés sans être accusé de favoritisme. Comment faire ?"))
+    # A last clause that adds to a question (« …, et que doit faire le sortant ? ») is not a story's
+    # question: the question before it says whether the method is asked.
+    assert not chain._method_question(chain.analyse_text(
+        "Nous quittons notre prestataire SaaS de messagerie. Quels délais le Data Act nous garantit-il, et que doit "
+        "faire l'ancien prestataire ?"))
+    assert chain._method_question(chain.analyse_text(
+        "Par où commencer pour acheter un outil de gestion des scellés, et comment on gère la formation des agents ?"))
 
 
 def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pipeline) -> None:

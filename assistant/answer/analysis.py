@@ -353,12 +353,19 @@ def analyse(
     narrative = [s for s in sentences if s not in asked]
     parts: list[Part] = []
     context_text = " ".join(narrative)
-    names: list[str] = [m.group(1) for m in _QUOTED_NAME.finditer(question)]
+    # Quoted words in lower case (« le critère « disponibilité » », « écrire « prestations
+    # informatiques » ») are the terms asked about, however common; a name is capitalised.
+    quoted = [m.group(1) for m in _QUOTED_NAME.finditer(question)]
+    names: list[str] = [q for q in quoted if not q[:1].islower()]
+    asked_terms = frozenset(t for q in quoted if q[:1].islower() for t in tokens(q)) - _frame(str(prompts_dir / "analysis.yaml"))
+    # A subject word stemmed like a frame word (« maintenance », « maintenant ») stays the subject.
+    homographs = set(r.get("frame_homographs") or ())
+    asked_terms |= frozenset(t for w in re.findall(r"[a-z]+", fold(question)) if w in homographs for t in tokens(w))
     for sentence in asked:
         spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
         subject_text, removed = _strip_spans(sentence, _merge(spans))
         context_text += " " + removed
-        stems = _stems(subject_text, synonyms or {}) - generic
+        stems = _stems(subject_text, synonyms or {}) - generic | (asked_terms & _stems(subject_text, {}))
         core = None
         question_text = _after_preface(sentence, own_subject)
         if question_text:

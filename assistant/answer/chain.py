@@ -99,6 +99,7 @@ TOPIC_ANSWER_TYPES = ("procedure", "list", "open")  # passages searched for each
 
 # A clause whose pronoun stands for what precedes it (« comment le justifier ? », « on s'y prend comment ? »).
 _STARTS = re.compile(r"\bcommenc|\bordre\b|\bd'abord\b|\ben premier\b|\bdemarche|\bpar ou\b|\bpar quoi\b")
+_COORDINATED_CLAUSE = re.compile(r"(?:et|ou|mais|puis)\b")
 _POINTS_BACK = re.compile(r"\b(?:comment|pourquoi|je|j'|on|nous|vous)\s+(?:le|la|les|l'|y|en|s'y|m'y|nous y)\b")
 
 
@@ -451,6 +452,12 @@ class AnswerChain:
         clause = re.split(r"\s*[:;]\s+|,\s+|(?<=[.!?])\s+", analysis.text.strip())[-1]
         if clause == analysis.text.strip() or not clause.endswith("?") or _POINTS_BACK.search(fold(clause)):
             return False  # « comment le justifier ? » asks about what precedes, not for the method
+        if _COORDINATED_CLAUSE.match(fold(clause)):
+            # « quelles garanties …, et que doit faire le sortant ? » adds to the question before it:
+            # that one says whether the method is asked (« Étapes pour acheter …, et comment … ? »).
+            before = analysis.text.strip()[: analysis.text.strip().rfind(clause)].rstrip(" ,;:")
+            asked = self.analyse_text(f"{before} ?")
+            return asked.answer_type == "procedure" and all(t in self.general for t in asked.subject)
         if clause in re.split(r"(?<=[.!?])\s+", analysis.text.strip()) and not _STARTS.search(fold(clause)):
             return False  # a sentence of its own: « Comment faire ? » may ask how to do what precedes
         asked = self.analyse_text(clause)
