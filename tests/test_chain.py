@@ -421,6 +421,9 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     answer = pipeline.chain.invoke("Sur combien d'années amortir les licences du nouveau logiciel de courrier ?")
     assert answer.refused and answer.decision.reason == "subject_not_covered", answer.gate
     assert "comptabilité publique" in answer.answer and answer.citations == []
+    # An English question, judged on meaning, is refused by name too when it names such a field.
+    english = pipeline.chain.invoke("Which VAT rate applies to a SaaS subscription bought by a ministry?")
+    assert english.refused and "fiscalité" in english.answer, english.answer
     both = pipeline.chain.invoke("Quels critères d'attribution retenir pour notre marché d'archivage, et sur "
                                  "combien d'années amortir les licences ?")
     assert not both.refused, both.answer
@@ -543,3 +546,20 @@ Les achats de moins de 60 000 € HT sont dispensés de publicité et de mise en
     assert any(c.origin == "user" for c in answer.citations), answer.answer
     warnings = [n for n in answer.notices if n.key == "user_conflict"]
     assert warnings and "250000 €" in warnings[0].text and "60000 €" in warnings[0].text, answer.notices
+
+
+def test_a_figure_question_leads_with_a_figure_of_the_kind_asked(pipeline: Pipeline) -> None:
+    # « quel plafond » wants an amount; « jeune pousse » is the official French for start-up.
+    answer = pipeline.chain.invoke("Quel plafond pour acheter sans publicité la solution innovante d'une jeune pousse ?")
+    assert not answer.refused, answer.answer
+    _verify(answer)
+    lead = answer.answer.split("\n\n", 1)[0]
+    assert re.search(r"\d[\d  ]*\s*€", lead), lead
+
+
+def test_english_domain_words_reach_the_french_texts(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Which accessibility standard must a ministry's citizen web app meet?")
+    assert not answer.refused, answer.answer
+    assert "rgaa" in {c.doc_id for c in answer.citations}
+    health = pipeline.chain.invoke("On veut héberger le dossier patient dans un cloud : quelles exigences ?")
+    assert "donnees-sante-hds" in {c.doc_id for c in health.citations}, health.answer

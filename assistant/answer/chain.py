@@ -61,6 +61,7 @@ from assistant.answer.retrieval import Searcher
 from assistant.answer.scope import (
     PartVerdict,
     claim_supported,
+    coverage,
     judge_part,
     neighbouring_field,
     reference_found,
@@ -91,6 +92,7 @@ RETRIEVE_AT_LEAST = 6  # passages the scope check reads whatever k (the gate jud
 RELATED = 3  # passages listed « à consulter » with a refusal
 MAX_PARTS = 3  # parts of a multi-part question searched and judged one by one
 CLAIM_HITS = 8
+ENGLISH_MIN_TERMS = 2  # French domain words an English question must yield to be judged on words
 TOPICS_SEARCHED = 1  # objectives named by one question whose catalogue query is searched too
 # How to treat an objective (not a date, figure, name or yes/no, nor a claim to check): the
 # catalogue's query adds what the doctrine expects for it.
@@ -293,7 +295,15 @@ class AnswerChain:
         if is_english(question):
             # The subject analysis reads French: an English question is judged on meaning alone, which
             # proves less than words, so it needs a closer passage (a draft request is grounded anyway).
-            if analysis.intent != "draft" and decision.top_dense < self.settings.gate.english_min_dense:
+            unknown = snap.idf("")  # the weight of a word the corpus never uses
+            fields = [(term, field) for term, field in self.lexicon.neighbour_fields(question)
+                      if all(snap.idf(t) >= unknown for t in tokens(term))]  # not « assurance levels »
+            if fields and analysis.intent != "draft":
+                words = ", ".join(dict.fromkeys(term for term, _ in fields))
+                return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED,
+                               not_covered=(f"{fields[0][1]} ({words})",))
+            if (analysis.intent != "draft" and decision.top_dense < self.settings.gate.english_min_dense
+                    and not self._english_terms_covered(question, snap, retrieval, condensed)):
                 return replace(decision, refused=True, reason=LOW_SIMILARITY)
             return decision
         if analysis.intent == "draft" and (self._drafts_a_choice(analysis)
@@ -508,6 +518,18 @@ class AnswerChain:
         """The passages the scope and premise checks read: the generator may quote from deeper ones,
         but a passage the gate was not calibrated on must not make a subject look covered."""
         return (retrieval.scope_hits or retrieval.hits)[: max(condensed.question.k, RETRIEVE_AT_LEAST)]
+
+    def _english_terms_covered(self, question: str, snap: Snapshot, retrieval: Retrieval, condensed: Condensed) -> bool:
+        """An English question whose domain words, read in French through the lexicon (« accessibility »
+        -> « accessibilité RGAA »), are treated together by one retrieved section: words prove it covered
+        where the meaning alone is too far."""
+        folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(question)))} "
+        french = [exp for key, exp in self.lexicon.synonyms.items() if f" {key} " in folded]
+        terms = frozenset(tokens(" ".join(french))) - self.general
+        if len(terms) < ENGLISH_MIN_TERMS:
+            return False
+        sections = self._section_texts(snap, self._judged(retrieval, condensed))
+        return coverage(terms, sections, snap.idf).share >= self.settings.gate.scope
 
     @staticmethod
     def _section_texts(snap: Snapshot, hits: Sequence[Hit]) -> list[tuple[str, str]]:

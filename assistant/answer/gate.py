@@ -93,9 +93,20 @@ def missing_reference(question: str, hits: Sequence[Hit], scope_text: str = "") 
     return None
 
 
+_FR_STOP = frozenset(
+    "le la les l de des du un une et est sont pour que qui quoi dans sur au aux en ne pas nous on il elle ce cette "
+    "ces quel quelle quels quelles notre nos votre vos je j d qu c n faut peut doit avec par mais ou comment "
+    "combien pourquoi quand".split()
+)
+
+
 def is_english(question: str) -> bool:
+    """Mostly English function words, or some and no French one (« Which accessibility standard must
+    a ministry's web app meet? »); a French question quoting English terms keeps its French words."""
     ws = words(question)
-    return len(ws) >= 3 and sum(w in _EN_STOP for w in ws) / len(ws) >= 0.25
+    english = sum(w in _EN_STOP for w in ws)
+    french = sum(w in _FR_STOP for w in ws)
+    return len(ws) >= 3 and (english / len(ws) >= 0.25 or (english >= 2 and french == 0))
 
 
 def decide(

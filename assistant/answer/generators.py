@@ -44,6 +44,15 @@ _ANSWER_CUES = {
     "definition": re.compile(r"\b(désigne|signifie|consiste|est un|est une|sont les|on entend)\b", re.I),
     "reference": re.compile(r"\bn°\s*\d|\d+\s*[/-]\s*SG\b|\bNOR\b|\b\d{4}-\d{2,5}\b"),
 }
+# A figure of the kind asked: « quel plafond » wants an amount, « quelle part » a percentage.
+_FIGURE_UNITS = (
+    (re.compile(r"\b(plafond|seuil|montant|budget|prix|co[uû]ts?|co[uû]te|tarif|euros?|ceiling|amount|cost)\b", re.I),
+     re.compile(r"\d[\d  .,]*\s*(€|k€|M€|Md€|euros?|millions? d'euros|milliards? d'euros)", re.I)),
+    (re.compile(r"\b(pourcentage|taux|part|proportion|pond[ée]ration|percentage|share|rate)\b", re.I),
+     re.compile(r"\d[\d  .,]*\s*(%|pour ?cent|points?)", re.I)),
+    (re.compile(r"\b(dur[ée]e|d[ée]lai|combien de (temps|mois|jours|ans|ann[ée]es)|how long|period)\b", re.I),
+     re.compile(r"\b(\d+|un|une|deux|trois|quatre|six|douze|trente)\s+(jours?|mois|ans|années|semaines|heures?)\b", re.I)),
+)
 _CAVEAT = re.compile(r"n'a(?:ient|vaient)? pas (?:été|pu être) (?:lu|lus|lue|lues|consulté|consultée|consultés|vérifié)|"
                      r"n'(?:est|sont) pas (?:connue?s?|établie?s?)|à vérifier sur", re.IGNORECASE)
 _ASKS_REFERENCE = re.compile(r"\b(r[ée]f[ée]rence|num[ée]ro|NOR)\b", re.IGNORECASE)
@@ -213,14 +222,19 @@ class ExtractiveGenerator:
         wanted = _ANSWER_CUES.get(analysis.answer_type) if analysis is not None else None
         if analysis is not None and _ASKS_REFERENCE.search(analysis.text):
             wanted = _ANSWER_CUES["reference"]
+        unit = None
+        if wanted is not None and analysis is not None and analysis.answer_type == "figure":
+            unit = next((cue for asks, cue in _FIGURE_UNITS if asks.search(analysis.text)), None)
 
-        def score(item: tuple[int, tuple[int, int, str]]) -> tuple[float, int]:
+        def score(item: tuple[int, tuple[int, int, str]]) -> tuple[bool, float, int]:
             i, (rank, _, block) = item
             found = set(tokens(f"{hits[rank].section} {block}"))
             share = sum(weight(t) for t in subject & found) / max(1e-9, sum(weight(t) for t in subject))
             cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
             caveat = 1.0 if _CAVEAT.search(block) else 0.0  # says what was not read: a note, not an answer
-            return (share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))) - caveat, -i)
+            # Asked for an amount (« quel plafond »), a sentence without one cannot answer first.
+            kind = unit is not None and unit.search(block) is not None and not caveat
+            return (kind, share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))) - caveat, -i)
 
         return max(enumerate(chosen), key=score)[0]
 
