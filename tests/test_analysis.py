@@ -337,3 +337,9 @@ def test_a_subject_word_stemmed_like_a_frame_word_stays_the_subject() -> None:
     # « maintenance » and « maintenant » share a stem; only the second frames a question.
     assert set(tokens("maintenance")) <= _a("Que demande la circulaire sur la maintenance ?").subject
     assert not set(tokens("maintenant")) & _a("Et maintenant, que demande la circulaire sur le coût ?").subject
+
+
+def test_the_buyers_context_ends_at_the_verb_of_the_clause() -> None:
+    # « de notre DSI » is context; what follows it (« peuvent-elles toucher une prime… ») is asked.
+    a = _a("Les équipes de notre DSI peuvent-elles toucher la NBI comme les autres agents ?")
+    assert "nbi" in a.subject and "dsi" not in a.subject

@@ -130,12 +130,17 @@ def _after_preface(sentence: str, own_subject: Callable[[str], bool]) -> str:
     return question if own_subject(question) and not _POINTS_BACK.search(fold(question)) else ""
 
 
+# The verb of the clause ends the buyer's context (« de notre DSI | peuvent-ils percevoir… »).
+_CLAUSE_VERB = (r"(?:peu[tv]\w*|doi[tv]\w*|pourr\w*|devr\w*|est|sont|ont|faut|va|vont|[\w]+-(?:ils?|elles?|on|t-\w+))"
+                r"(?![\w'-])")
+
+
 def _context_spans(sentence: str, markers: list[str]) -> list[tuple[int, int]]:
     """Spans of the buyer's context: a preposition followed by a possessive or demonstrative
     determiner (« pour notre outil de visioconférence »), up to the next comma or clause break."""
     pattern = re.compile(
         r"\b(?:" + "|".join(markers) + r")\s+(?:notre|nos|mon|ma|mes|votre|vos|leur|leurs|ce|cet|cette|ces)\b"
-        r"[^,;:?!()]*",
+        r"(?:(?!\s(?:" + _CLAUSE_VERB + r"))[^,;:?!()])*",
         re.IGNORECASE,
     )
     spans = [m.span() for m in pattern.finditer(sentence)]
