@@ -95,3 +95,18 @@ def test_a_sentence_is_about_its_headings(tmp_path: Path) -> None:
     generated = _generator(tmp_path).generate("Que recouvre l'objectif de disponibilité ?", hits, sections.get,
                                               idf=lambda _t: 1.0)
     assert generated.text.startswith("**Il faut évaluer le délai"), generated.text
+
+
+
+def test_one_document_telling_a_fact_twice_does_not_take_two_places(tmp_path: Path) -> None:
+    from assistant.index.chunking import Unit
+
+    said = "Le seuil de dispense est de 60 000 € HT pour les fournitures et services."
+    again = "Pour les services et les fournitures, le seuil de dispense est de 60 000 € HT."
+    other = "La réversibilité doit être prévue dès le lancement du marché."
+    hits = [_hit(SECTION, said, 0.9, "c1"), _hit(SECTION, again, 0.8, "c2")]
+    scored = [(1.0, 0, 0, Unit(said, False)), (0.95, 1, 0, Unit(again, False)), (0.9, 1, 1, Unit(other, False))]
+    order = [u.text for _, _, _, u in _generator(tmp_path)._novel_first(scored, 1.0, hits)]
+    assert order.index(other) < order.index(again)  # the new fact comes before the same one retold
+    plain = [u.text for _, _, _, u in _generator(tmp_path, redundancy=0.0)._novel_first(scored, 1.0, hits)]
+    assert plain == [said, again, other]

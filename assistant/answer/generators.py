@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from assistant.answer.analysis import QuestionAnalysis
 from assistant.answer.citations import squash
-from assistant.answer.gate import informative_terms
+from assistant.answer.gate import GENERIC_STEMS, informative_terms
 from assistant.answer.types import Citation, Generated, GenerationRequest, Hit, SectionLookup
 from assistant.config import Settings
 from assistant.index.chunking import Unit, list_run, section_units
@@ -79,12 +79,14 @@ class ExtractiveGenerator:
     def __init__(
         self, settings: Settings, max_units: int = 9, max_chars: int = 1800, hit_weight: float = 0.6,
         section_context: bool = True, outside_penalty: float = 0.05, idf_weighting: bool = True,
+        redundancy: float = 0.3,
     ) -> None:
         self.settings = settings
         self.section_context = section_context
         self.outside_penalty = outside_penalty
         self.idf_weighting = idf_weighting
         self.max_units = max_units
+        self.redundancy = redundancy
         self.max_chars = max_chars
         self.hit_weight = hit_weight
         self.wording = load_wording(settings.prompts_dir)
@@ -141,8 +143,8 @@ class ExtractiveGenerator:
         used_chars = 0
         chosen_terms: list[set[str]] = []
         twins: dict[int, list[tuple[int, str]]] = {}
-        for score, rank, u_i, unit in scored:
-            if len(chosen) >= self.max_units or score < CUT * best:
+        for _score, rank, u_i, unit in self._novel_first(scored, best, hits):
+            if len(chosen) >= self.max_units:
                 break
             hit = hits[rank]
             key = squash(fold(unit.text))
@@ -206,6 +208,27 @@ class ExtractiveGenerator:
         retrieved = squash(" ".join(h.text for h in hits if h.section_id == hit.section_id))
         outside = {i for i, u in enumerate(units) if squash(u.text) not in retrieved}
         return units, outside
+
+    def _novel_first(
+        self, scored: list[tuple[float, int, int, Unit]], best: float, hits: Sequence[Hit],
+    ) -> Iterator[tuple[float, int, int, Unit]]:
+        """The units worth showing, each next one the best after a discount for what the ones before
+        from the same document already say: one document telling a fact three ways would take the
+        places of three other facts (another document saying it is another source, kept)."""
+        remaining = [(s, r, i, u, set(tokens(u.text)) - GENERIC_STEMS) for s, r, i, u in scored if s >= CUT * best]
+        said: list[tuple[str, set[str]]] = []
+
+        def novel(item: tuple[float, int, int, Unit, set[str]]) -> float:
+            doc, terms = hits[item[1]].doc_id, item[4]
+            overlap = max((len(terms & other) / max(1, len(terms | other)) for d, other in said if d == doc),
+                          default=0.0)
+            return item[0] - self.redundancy * overlap * best
+
+        while remaining:
+            pick = max(remaining, key=lambda item: (novel(item), -item[1], -item[2]))
+            remaining.remove(pick)
+            said.append((hits[pick[1]].doc_id, pick[4]))
+            yield pick[:4]
 
     @staticmethod
     def _lead(
