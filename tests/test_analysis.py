@@ -208,6 +208,14 @@ def test_claim_support_needs_the_figure_and_the_topic_together() -> None:
     families = {"obligation": [r"\bdoit\b"], "extension": [r"\bmeme (?:pour|si)\b"]}
     assert not claim_supported(extended, ["Tout hébergement de données sensibles doit être qualifié."], families)
     assert claim_supported(extended, ["Tout hébergement doit être qualifié, même pour un site vitrine."], families)
+    # A rule said to hold for everything (« pour tout hébergement ») needs a section saying so, not one
+    # that denies it (« n'est pas systématiquement obligatoire »).
+    universal = _a("Comme la qualification est obligatoire pour tout hébergement, notre site doit-il l'avoir ?").claims[0]
+    assert universal.extended
+    families = {"obligation": [r"\bobligatoire\b"], "extension": [r"\bpour tout\b|\bsystematiquement\b"]}
+    assert not claim_supported(universal, ["La qualification n'est pas systématiquement obligatoire pour un hébergement, "
+                                           "seulement pour les données sensibles."], families)
+    assert claim_supported(universal, ["La qualification est obligatoire pour tout hébergement."], families)
     rank = _a("Puisque la circulaire met la souveraineté en premier des neuf objectifs, comment faire ?").claims[0]
     ranking = {"ranking": [r"\bpremier objectif\b"]}
     assert not claim_supported(rank, ["La circulaire fixe neuf objectifs, dont la souveraineté."], ranking)

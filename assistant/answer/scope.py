@@ -188,7 +188,7 @@ def claim_supported(
         # Rarity-weighted: the words that say whom or what the claim is about (« communauté
         # d'agglomération ») count more than those every section shares (« circulaire »).
         about = sum(weight(t) for t in terms if present(t, vocab)) / total
-        if claim.extended and not any(re.search(p, folded) for p in families.get("extension", ())):
+        if claim.extended and not any(_affirmed(p, folded) for p in families.get("extension", ())):
             continue  # the section states the rule, not its extension
         stated = any(_affirmed(p, folded) for p in families.get(claim.kind, ()))
         if claim.values:
