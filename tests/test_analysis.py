@@ -351,3 +351,27 @@ def test_the_buyers_context_ends_at_the_verb_of_the_clause() -> None:
     # « de notre DSI » is context; what follows it (« peuvent-elles toucher une prime… ») is asked.
     a = _a("Les équipes de notre DSI peuvent-elles toucher la NBI comme les autres agents ?")
     assert "nbi" in a.subject and "dsi" not in a.subject
+
+
+def test_a_paragraph_asked_to_justify_is_a_drafting_request_however_it_is_worded() -> None:
+    assert _a("stp un paragraphe pour justifier qu'on achète sans publicité un outil de sondage à 30 000 € HT").intent == "draft"
+    assert _a("Quelle note faut-il pour justifier une procédure sans publicité ?").intent == "question"
+
+
+def test_a_named_ccag_is_a_reference_the_corpus_must_know() -> None:
+    from assistant.answer.analysis import rules
+
+    refs = _a("Quelles clauses du CCAG-ROBOTIQUE viser pour notre marché ?").references
+    assert [r.kind for r in refs] == ["ccag"]
+    assert not reference_found(refs[0], "le ccag-tic et le ccag-mi de 2021")
+    assert reference_found(_a("Le CCAG-TIC s'applique-t-il ?").references[0], "le ccag-tic de 2021")
+    assert rules(PROMPTS)["references"]["ccag"]
+
+
+def test_a_tax_that_qualifies_an_amount_names_no_neighbouring_field() -> None:
+    from assistant.answer.lexicon import load_lexicon
+
+    lexicon = load_lexicon(PROJECT_ROOT / "knowledge")
+    assert not lexicon.neighbour_fields("A survey tool of about 35,000 euros excl. VAT: which procedure?")
+    assert not lexicon.neighbour_fields("Un outil à 35 000 € hors TVA : quelle procédure ?")
+    assert lexicon.neighbour_fields("Quel taux de TVA sur un abonnement SaaS ?")

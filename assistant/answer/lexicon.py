@@ -26,7 +26,9 @@ class Lexicon(NamedTuple):
         """The neighbouring fields' words that ``text`` uses, with their field: a phrase as written, a
         single word also in a close form (« imputer » names « on les impute », not « s'assurer »
         « assurance »)."""
-        words = re.findall(r"[0-9a-z]+", fold(text))
+        # « 35 000 € HT », « 35,000 euros excl. VAT »: a tax named to qualify an amount is not the subject.
+        text = _TAX_QUALIFIER.sub(" ", fold(text))
+        words = re.findall(r"[0-9a-z]+", text)
         folded = f" {' '.join(words)} "
         return [(term, field) for term, field in self.neighbours
                 if f" {term} " in folded or (" " not in term and any(same_word(term, w) for w in words))]
@@ -39,6 +41,12 @@ class Lexicon(NamedTuple):
 
     def has_anchor(self, query: str) -> bool:
         return bool(self.anchors & set(tokens(query)))
+
+
+_TAX_QUALIFIER = re.compile(
+    r"(?<=[0-9€])\s*(?:€|k€|m€|euros?)?\s*\(?\s*(?:hors|excl\.?|excluding|incl\.?|including|toutes?)\s*"
+    r"(?:taxes?|tva|vat)\b\)?|(?<=[0-9€])\s*(?:€|k€|m€|euros?)?\s*(?:ht|ttc)\b"
+)
 
 
 @lru_cache(maxsize=4)
