@@ -137,7 +137,7 @@ class Settings(BaseSettings):
 
     embedding: str = Field("use", description="'use' or 'sentence-transformers:/path/to/model'")
     retrieval_mode: RetrievalMode = "hybrid"
-    dense_weight: float = Field(0.6, ge=0.0, le=1.0)
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0)
     rrf_k: int = Field(60, ge=1)
     k: int = Field(5, ge=1, le=50)
     candidates: int = Field(40, ge=5, le=500)

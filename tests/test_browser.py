@@ -186,9 +186,12 @@ def _wait_settled(pg: Any, selector: str, frames: int = 10, timeout: int = 15_00
     pg.wait_for_function(_SETTLED, arg=[selector, frames], polling="raf", timeout=timeout)
 
 
+SUBPIXEL = 1.0  # layout positions are fractional: a box flush with the edge may end a fraction past it
+
+
 def _inside(box: dict[str, float] | None, viewport: dict[str, float]) -> bool:
-    return bool(box) and box["width"] > 0 and box["height"] > 0 and box["x"] >= -0.5 and box["y"] >= -0.5 \
-        and box["right"] <= viewport["width"] + 0.5 and box["bottom"] <= viewport["height"] + 0.5
+    return bool(box) and box["width"] > 0 and box["height"] > 0 and box["x"] >= -SUBPIXEL and box["y"] >= -SUBPIXEL \
+        and box["right"] <= viewport["width"] + SUBPIXEL and box["bottom"] <= viewport["height"] + SUBPIXEL
 
 
 def _ask_with_enter(pg: Any, question: str, turn: int) -> None:
