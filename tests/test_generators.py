@@ -110,3 +110,23 @@ def test_one_document_telling_a_fact_twice_does_not_take_two_places(tmp_path: Pa
     assert order.index(other) < order.index(again)  # the new fact comes before the same one retold
     plain = [u.text for _, _, _, u in _generator(tmp_path, redundancy=0.0)._novel_first(scored, 1.0, hits)]
     assert plain == [said, again, other]
+
+
+def test_a_draft_is_tagged_on_what_it_proposes_not_on_the_law_it_recalls(tmp_path: Path) -> None:
+    draft = SectionRecord(
+        "revision#s1", "revision", "Révision > État du droit",
+        "Le droit en vigueur interdit de discriminer les candidats selon leur nationalité.\n\n"
+        "La Commission propose une préférence européenne pour certains achats numériques.",
+    )
+    law = "Le droit en vigueur interdit de discriminer les candidats selon leur nationalité."
+    hit = Hit.from_meta({"title": "Révision des directives", "kind": "guide", "status": "projet"},
+                        chunk_id="r1", doc_id="revision", section=draft.section, section_id=draft.section_id,
+                        text=law, score=0.9)
+    note = "*(projet de texte, non adopté à ce jour selon les sources)*"
+    recalled = _generator(tmp_path, section_context=False).generate(
+        "Peut-on discriminer les candidats selon leur nationalité ?", [hit], {draft.section_id: draft}.get)
+    assert note not in recalled.text.split("Sources :")[0]  # the law in force is not called a draft
+    assert note in recalled.text.split("Sources :")[1]  # the sources line says what the document is
+    proposed = _generator(tmp_path).generate(
+        "Que propose la Commission sur la préférence européenne ?", [hit], {draft.section_id: draft}.get)
+    assert note in proposed.text.split("Sources :")[0]

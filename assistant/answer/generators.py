@@ -53,6 +53,13 @@ _FIGURE_UNITS = (
     (re.compile(r"\b(dur[ée]e|d[ée]lai|combien de (temps|mois|jours|ans|ann[ée]es)|how long|period)\b", re.I),
      re.compile(r"\b(\d+|un|une|deux|trois|quatre|six|douze|trente)\s+(jours?|mois|ans|années|semaines|heures?)\b", re.I)),
 )
+# A document that is only a draft: its status is said on a sentence about the draft itself.
+_DRAFT_STATUSES = frozenset({"projet", "proposition"})
+_ABOUT_A_DRAFT = re.compile(
+    r"\b(propos\w*|projets?|r[ée]vision|r[ée]form\w*|envisag\w*|pourrai\w*|devrai\w*|viserai\w*|pr[ée]voirai\w*|"
+    r"imposerai\w*|discussion|examen|examin\w*|adopt\w*|vot[ée]\w*|d[ée]pos[ée]\w*|consultation|Commission)\b",
+    re.IGNORECASE,
+)
 _CAVEAT = re.compile(r"n'a(?:ient|vaient)? pas (?:été|pu être) (?:lu|lus|lue|lues|consulté|consultée|consultés|vérifié)|"
                      r"n'(?:est|sont) pas (?:connue?s?|établie?s?)|à vérifier sur", re.IGNORECASE)
 _ASKS_REFERENCE = re.compile(r"\b(r[ée]f[ée]rence|num[ée]ro|NOR)\b", re.IGNORECASE)
@@ -280,9 +287,13 @@ class ExtractiveGenerator:
             marks = " ".join(dict.fromkeys([cite(rank, block)] + [cite(r, text) for r, text in twins.get(i, [])]))
             attributed = re.search(r"\b(selon|d'après|rapporte)", block, re.IGNORECASE)
             note = f" {self.wording.text('answer.press_note')}" if _is_press(hits[rank]) and not attributed else ""
-            if hits[rank].status != "en_vigueur" and hits[rank].doc_id not in noted:
-                # A bill or a repealed text is never quoted as the law (said once per document).
-                note += f" {self.wording.text('answer.status_note.' + hits[rank].status)}"
+            status = hits[rank].status
+            if status != "en_vigueur" and hits[rank].doc_id not in noted and (
+                    status not in _DRAFT_STATUSES or _ABOUT_A_DRAFT.search(block)):
+                # A bill or a repealed text is never quoted as the law (said once per document, on the
+                # first sentence about the draft; a sentence of such a document on the law in force
+                # gets no such tag, the sources line says what the document is).
+                note += f" {self.wording.text('answer.status_note.' + status)}"
                 noted.add(hits[rank].doc_id)
             if hits[rank].origin != "knowledge":  # never let an added file pass for the official corpus
                 note = f" {self.wording.text('answer.user_note', title=hits[rank].title)}"
@@ -307,7 +318,15 @@ class ExtractiveGenerator:
             citations.append(Citation.from_hit(n, hit, max(quotes[chunk_id], key=len), passage))
             titles.setdefault(hit.title, []).append(n)
         if titles:
-            listing = " ; ".join(f"*{t}* ({', '.join(f'[{n}]' for n in ns)})" for t, ns in titles.items())
+            status_of = {h.title: (h.status, h.doc_id) for h in hits}
+
+            def named(title: str) -> str:
+                status, doc_id = status_of.get(title, ("en_vigueur", ""))
+                if status == "en_vigueur" or doc_id in noted:
+                    return f"*{title}*"
+                return f"*{title}* {self.wording.text('answer.status_note.' + status)}"
+
+            listing = " ; ".join(f"{named(t)} ({', '.join(f'[{n}]' for n in ns)})" for t, ns in titles.items())
             lines += ["", self.wording.text("answer.sources_line", sources=listing)]
         return Generated("\n".join(lines).strip(), tuple(citations), self.name)
 
