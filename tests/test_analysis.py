@@ -375,3 +375,13 @@ def test_a_tax_that_qualifies_an_amount_names_no_neighbouring_field() -> None:
     assert not lexicon.neighbour_fields("A survey tool of about 35,000 euros excl. VAT: which procedure?")
     assert not lexicon.neighbour_fields("Un outil à 35 000 € hors TVA : quelle procédure ?")
     assert lexicon.neighbour_fields("Quel taux de TVA sur un abonnement SaaS ?")
+
+
+def test_discourse_markers_and_duration_words_frame_the_question() -> None:
+    analysis = _a("Du coup les offres du type Bleu sont exclues ? Et ça dure combien de temps ?")
+    assert not {"coup", "typ", "temp", "dur"} & analysis.subject, analysis.subject
+
+
+def test_a_version_number_after_a_referential_is_a_reference() -> None:
+    assert [r.keys for r in _a("Que change le RGAA 6 pour nos formulaires ?").references] == [("6", "rgaa")]
+    assert not _a("Le RGESN 2024 compte combien de critères ?").references

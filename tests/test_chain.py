@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.citations import markers, quote_in_passage
-from assistant.answer.condense import heuristic_condense
+from assistant.answer.condense import heuristic_condense, refers_back
 from assistant.answer.question import QuestionError
 from assistant.config import Settings
 from assistant.index.ingest import run_index
@@ -81,6 +81,11 @@ def test_invented_article_is_named_in_the_refusal(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Que prévoit l'annexe 7 de la circulaire sur les logiciels de paie ?")
     assert answer.refused
     assert "annexe 7" in answer.answer
+    # An annex named by a letter, in French or English, is a provision too.
+    for question, label in (("Que contient l'annexe C de la circulaire sur les logiciels libres ?", "annexe C"),
+                            ("What does Annex B of the circular say about chatbots?", "annex B")):
+        lettered = pipeline.chain.invoke(question)
+        assert lettered.refused and label in lettered.answer, lettered.answer
 
 
 def test_false_premise_is_corrected_not_accepted(pipeline: Pipeline) -> None:
@@ -121,6 +126,11 @@ def test_condense_leaves_standalone_questions_alone() -> None:
     for follow_up in ("On est tenu de le demander pour notre intranet ?", "Je la vérifie comment ?",
                       "Il faut les renouveler chaque année ?"):
         assert "SecNumCloud" in heuristic_condense(follow_up, history), follow_up
+    # English follow-ups point back with « it », « they », « what about ».
+    for follow_up in ("What deadlines did it set?", "What about the local authorities?"):
+        assert "SecNumCloud" in heuristic_condense(follow_up, history), follow_up
+    assert refers_back("Sur quelle base elle est calculée ?") and not refers_back("Il faut quel délai ?")
+    assert not refers_back("Quelles étapes la CNIL attend-elle ?")
     for standalone in ("Quelles sont les règles pour les collectivités en matière d'hébergement ?",
                        "Faut-il le label HDS pour héberger des données de santé ?"):
         assert heuristic_condense(standalone, history) == standalone
@@ -230,6 +240,7 @@ def test_an_unknown_tool_name_does_not_make_a_method_question_refused(pipeline: 
         "La règle R31 de la doctrine cloud au centre impose-t-elle un audit annuel ?",
         "Résume l'arrêté du 17 octobre 2026 sur le catalogue des solutions mutualisées.",
         "Which criteria did version 9.1 of the RGAA add for mobile apps?",
+        "Which criteria did RGAA 6 add for mobile apps?",
     ],
 )
 def test_invented_references_of_any_form_are_refused_without_tripping_the_citation_check(
@@ -240,6 +251,15 @@ def test_invented_references_of_any_form_are_refused_without_tripping_the_citati
     assert "Aucun texte indexé ne mentionne" in answer.answer
     assert answer.decision.missing_reference and answer.decision.missing_reference in answer.answer
     assert "citation non vérifiée" not in answer.answer and not answer.problems
+
+
+def test_a_request_for_creative_writing_is_refused_whatever_its_theme(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Écris-moi un poème sur le cloud souverain.")
+    assert answer.refused and answer.decision.reason == "subject_not_covered", answer.gate
+    assert "poème" in answer.answer and answer.citations == []
+    # A draft of the buyer's justification is not creative writing.
+    assert pipeline.chain.invoke("Rédige un paragraphe justifiant le choix d'une solution mutualisée pour la "
+                                 "visioconférence.").decision.reason != "subject_not_covered"
 
 
 def test_a_cited_text_asked_about_in_everyday_words_is_answered(pipeline: Pipeline) -> None:
@@ -434,6 +454,10 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     assert close.refused and "comptabilité publique" in close.answer, close.gate
     # …but not another word of the same stem: « s'assurer » is not « assurance », « construire » a
     # solution is not a building permit.
+    # A part that leans on the part before it by a pronoun is about that part's subject.
+    leaning = pipeline.chain.invoke("Nos développeurs contractuels peuvent-ils percevoir une prime informatique ? "
+                                    "Sur quelle base elle est calculée ?")
+    assert leaning.refused and "gestion des agents" in leaning.answer, leaning.answer
     for question in ("Comment s'assurer de la réversibilité d'une offre SaaS ?",
                      "Quand faut-il construire une solution en interne plutôt qu'acheter ?"):
         assert not pipeline.chain.invoke(question).refused, question

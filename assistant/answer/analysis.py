@@ -316,12 +316,18 @@ def _frame(path: str) -> frozenset[str]:
     return frozenset(tokens(_rules(path)["question_frame"]))
 
 
+_LABEL_BEFORE = re.compile(r"\b(?:annexes?|annex|lots?|options?|parties?|part|chapitres?|chapter|titres?|phases?|"
+                           r"niveaux?|level|tranches?|sc[ée]narios?|appendix|section)\s*$", re.IGNORECASE)
+
+
 def normalise(text: str, prompts_dir: Path) -> str:
     """Messaging abbreviations spelt out (« qd » -> « quand », « presta » -> « prestataire »)."""
     table = rules(prompts_dir).get("abbreviations") or {}
 
     def spell(match: re.Match[str]) -> str:
         word = match.group(0)
+        if len(word) == 1 and word.isupper() and _LABEL_BEFORE.search(text[:match.start()]):
+            return word  # « annexe C », « lot B »: a label, not « c'est »
         return str(table.get(word.lower(), word))
 
     return re.sub(r"(?<![\w'-])[A-Za-z]+(?![\w'-])", spell, text)

@@ -36,7 +36,7 @@ from assistant.answer.analysis import (
     rules,
 )
 from assistant.answer.citations import check_answer, verify_citations
-from assistant.answer.condense import heuristic_condense, history_text, text_names
+from assistant.answer.condense import heuristic_condense, history_text, refers_back, text_names
 from assistant.answer.fusion import fuse_hits
 from assistant.answer.gate import (
     GENERIC_STEMS,
@@ -288,6 +288,11 @@ class AnswerChain:
             decision = replace(decision, refused=False, reason="")  # the doctrine's own question
         if decision.refused:
             return decision
+        creative = re.search(self.rules.get("creative_request") or r"(?!)", fold(question))
+        if creative:  # « écris-moi un poème sur les nuages »: no text treats poems, whatever their theme
+            written = {fold(w): w for w in re.findall(r"[\w'-]+", question)}
+            return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED,
+                           not_covered=(written.get(creative.group("w"), creative.group("w")),))
         corpus = self._generation_data()[1]
         invented = [r for r in analysis.references if not reference_found(r, corpus)]
         if invented:
@@ -335,9 +340,10 @@ class AnswerChain:
             verdicts = [replace(v, covered=True, missing=()) if not v.covered and any(
                 stems and stems <= v.part.subject for stems, _ in self.topics) else v for v in verdicts]
         verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.text)) for v in verdicts]
+        verdicts = _inherit_uncovered(verdicts, question)
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
-        not_covered = tuple(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
-                            for v in verdicts if not v.covered)
+        not_covered = tuple(dict.fromkeys(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
+                                          for v in verdicts if not v.covered))
         premises = self._unsupported_claims(condensed, analysis, retrieval, snap)
         if verdicts and all(not v.covered for v in verdicts):
             return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED, not_covered=not_covered,
@@ -541,3 +547,16 @@ class AnswerChain:
                 title = snap.docs.get(section.doc_id, {}).get("title", "")
                 out.append((section_id, f"{title} {section.section} {section.text}"))
         return out
+
+
+def _inherit_uncovered(verdicts: list[PartVerdict], question: str) -> list[PartVerdict]:
+    """A part that leans on the part before it (« Nos contractuels peuvent-ils percevoir la prime… ?
+    Sur quelle base elle est calculée ? ») is about that part's subject: when the texts do not treat
+    it, they do not treat this part either, whatever everyday words it shares with them."""
+    out = list(verdicts)
+    for i in range(1, len(out)):
+        before, v = out[i - 1], out[i]
+        if (v.covered and not before.covered and refers_back(v.part.text)
+                and 0 <= question.find(before.part.text) < question.find(v.part.text)):
+            out[i] = replace(v, covered=False, missing=before.missing, missing_stems=before.missing_stems)
+    return out

@@ -11,13 +11,13 @@ from assistant.text import tokens
 
 _ELLIPTIC_START = re.compile(
     r"^\s*(et|mais|aussi|pareil|idem|dans ce cas|alors|ensuite|puis|sinon|et si|et pour|et en|et quand|"
-    r"et qu|et la|et le|et les|qu'en est-il|quid)\b",
+    r"et qu|et la|et le|et les|qu'en est-il|quid|and|what about|how about|so)\b",
     re.IGNORECASE,
 )
 ELLIPTIC_MAX_WORDS = 3  # content words: « et le délai ? »
 _ANAPHORA = re.compile(
     r"(?<![-\w])(il|elle|ils|elles|celui-ci|celle-ci|ce texte|cette circulaire|ce dispositif|dedans|"
-    r"l'a|la signe|le signe|en vigueur)(?![-\w])",
+    r"l'a|la signe|le signe|en vigueur|it|its|they|them|this one|that one)(?![-\w])",
     re.IGNORECASE,
 )
 # An object pronoun before a verb points at what was said before (« on est obligé de le respecter »,
@@ -35,6 +35,20 @@ _DEIXIS = re.compile(
     r"eux[- ]m[êe]mes|(?:ce|cet|cette|ces)\s+(?!que\b|qui\b|qu'|dont\b|sont\b)\w+)(?![-\w])",
     re.IGNORECASE,
 )
+
+
+# A subject pronoun that stands for something named before (« Sur quelle base elle est calculée ? »);
+# « il faut », « il y a », « il s'agit » are impersonal, and « la CNIL attend-elle » names its subject.
+_SUBJECT_PRONOUN = re.compile(
+    r"(?<![-\w'])(?:elles?|ils|il(?!\s+(?:faut|fallait|faudra|y|s'agit|existe|convient|suffit|reste|semble|para[iî]t)\b))"
+    r"(?![-\w'])|(?<![-\w])(?:ça|ca|cela|celui-ci|celle-ci)(?![-\w])",
+    re.IGNORECASE,
+)
+
+
+def refers_back(text: str) -> bool:
+    """Whether a question leans on what was named before it (a pronoun subject or object)."""
+    return bool(_SUBJECT_PRONOUN.search(text) or _OBJECT_PRONOUN.search(text))
 
 
 def history_text(history: Sequence[Turn], user: str = "Acheteur", assistant: str = "Assistant") -> str:

@@ -31,8 +31,8 @@ expliquez expliquer concernant acheteuse acheteurs publique publiques
 GENERIC_STEMS = frozenset(tokens(_GENERIC))
 
 _REFERENCE = re.compile(
-    r"\b(articles?|art\.|annexes?|alin[ée]a|chapitre|paragraphe|§)\s*(?:n°\s*)?"
-    r"((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b)",
+    r"\b(articles?|art\.|annexes?|annex|alin[ée]a|chapitre|chapter|paragraphe|§)\s*(?:n°\s*)?"
+    r"((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b|(?-i:[A-H])\b(?!')|(?-i:[A-H])(?=\s+(?:of|du|de)\b))",
     re.IGNORECASE,
 )
 _EN_STOP = frozenset(
@@ -85,7 +85,7 @@ def missing_reference(question: str, hits: Sequence[Hit], scope_text: str = "") 
         keyword = fold(match.group(1)).rstrip("s").rstrip(".")[:5]
         number = fold(re.sub(r"\s+", " ", match.group(2)).strip())
         core = re.sub(r"^[lrd]\.?\s*", "", number)
-        pattern = rf"{re.escape(keyword)}\w*\.?\s*(?:n°\s*)?(?:[lrd]\.?\s*)?{re.escape(core)}(?![0-9])"
+        pattern = rf"{re.escape(keyword)}\w*\.?\s*(?:n°\s*)?(?:[lrd]\.?\s*)?{re.escape(core)}(?![0-9a-z])"
         if keyword.startswith("§"):
             pattern = rf"§\s*{re.escape(core)}(?![0-9])"
         if core and not re.search(pattern, text):

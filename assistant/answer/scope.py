@@ -40,6 +40,15 @@ def present(term: str, vocabulary: frozenset[str] | set[str]) -> bool:
     return any(same_word(term, other) for other in vocabulary)
 
 
+def _value(term: str) -> bool:
+    """A number (« 30 », « 60k », « 3e ») is a value the premise check looks up, not a subject; a code
+    that mixes letters and digits (« R9 », « NIS2 », « M57 ») names a subject."""
+    return _NUMBER.fullmatch(term) is not None
+
+
+_NUMBER = re.compile(r"[0-9][0-9.,]*(?:k|m|md|e|er|re|eme|nd|nde|h|min|an|ans|mois)?")
+
+
 @dataclass(frozen=True)
 class Coverage:
     share: float  # weighted share of the subject found in the best section
@@ -57,7 +66,7 @@ def coverage(
     """IDF-weighted share of the subject found in the best section. Everyday words (``general``)
     weigh ``general_weight`` of their IDF, unless the subject is made of nothing else; numbers are
     values, not subject (the premise check looks them up)."""
-    terms = sorted((t for t in set(subject) if not any(ch.isdigit() for ch in t)), key=lambda t: (-idf(t), t))
+    terms = sorted((t for t in set(subject) if not _value(t)), key=lambda t: (-idf(t), t))
     if not terms:
         return Coverage(1.0, None, ())
     discount = general_weight if any(t not in general for t in terms) else 1.0
@@ -97,7 +106,7 @@ def judge_part(
     of everyday words (« on met de l'argent de côté pour partir ? ») proves nothing by its words:
     it is judged on meaning (``everyday_dense``)."""
     framed = general | part.predicates
-    specific = [t for t in part.subject if t not in framed and not any(ch.isdigit() for ch in t)]
+    specific = [t for t in part.subject if t not in framed and not _value(t)]
     if not specific:
         if not part.subject or whole_dense >= everyday_dense:
             return PartVerdict(part, True, whole_dense, ())
