@@ -385,3 +385,24 @@ def test_discourse_markers_and_duration_words_frame_the_question() -> None:
 def test_a_version_number_after_a_referential_is_a_reference() -> None:
     assert [r.keys for r in _a("Que change le RGAA 6 pour nos formulaires ?").references] == [("6", "rgaa")]
     assert not _a("Le RGESN 2024 compte combien de critères ?").references
+
+
+def test_a_rule_asked_by_intonation_but_stretched_to_every_case_is_a_claim() -> None:
+    claims = _a("SecNumCloud est obligatoire pour toutes nos données, même pour la newsletter ?").claims
+    assert [c.kind for c in claims] == ["obligation"] and claims[0].extended
+    assert not _a("SecNumCloud est obligatoire pour nos données de santé ?").claims
+    assert [c.kind for c in _a("La circulaire s'applique aussi aux communes, donc ma mairie doit s'y conformer ?").claims] \
+        == ["application"]
+
+
+def test_an_acronym_the_question_defines_as_an_index_or_label_is_a_reference() -> None:
+    refs = _a("Comment on calcule l'IRNX (indice régional du numérique) ?").references
+    assert [(r.kind, r.label) for r in refs] == [("sigle_defini", "IRNX")]
+
+
+@pytest.mark.parametrize("question", [
+    "Formule un paragraphe motivant le choix d'une solution mutualisée.",
+    "Mets en forme une justif pour notre choix de co-développer le moteur de calcul.",
+])
+def test_drafting_requests_in_other_words(question: str) -> None:
+    assert _a(question).intent == "draft"

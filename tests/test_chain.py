@@ -454,6 +454,8 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     assert close.refused and "comptabilité publique" in close.answer, close.gate
     # …but not another word of the same stem: « s'assurer » is not « assurance », « construire » a
     # solution is not a building permit.
+    payment = pipeline.chain.invoke("Quel délai de paiement pour les factures de notre prestataire de TMA ?")
+    assert payment.refused and "paiement" in payment.answer, payment.answer
     # A part that leans on the part before it by a pronoun is about that part's subject.
     leaning = pipeline.chain.invoke("Nos développeurs contractuels peuvent-ils percevoir une prime informatique ? "
                                     "Sur quelle base elle est calculée ?")

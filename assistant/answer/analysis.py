@@ -278,7 +278,10 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
             pieces.append(piece)
     for written in pieces:
         clause = fold(written)
-        declared = (not written.rstrip().endswith("?") and re.search(r["claims"]["declarative"], clause) is not None
+        # « SecNumCloud est obligatoire pour toutes nos données, même pour la newsletter ? »: a rule
+        # asked by intonation but stretched to every case asserts that rule all the same.
+        declared = ((not written.rstrip().endswith("?") or re.search(r["claims"]["extension"], clause) is not None)
+                    and re.search(r["claims"]["declarative"], clause) is not None
                     and re.search(r["claims"]["not_declarative"], clause) is None)
         asserted = confirming or carried or declared or any(re.search(p, clause) for p in markers)
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]

@@ -148,6 +148,8 @@ def reference_found(ref: Reference, corpus: str) -> bool:
         name = re.escape(ref.keys[1]).replace(r"\ ", r"[\s-]+")
         pattern = (rf"{name}\W+(?:version\s+|v\s*)?{key}(?![0-9])"
                    rf"|(?:version|v)\s*{key}(?![0-9])\W+(?:\w+\W+){{0,2}}{name}")
+    elif ref.kind == "sigle_defini":
+        pattern = rf"\b{key}\b"
     elif ref.kind == "ccag":
         pattern = rf"\bccag[- ]{key}\b"
     elif ref.kind == "regle":
