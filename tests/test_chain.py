@@ -589,3 +589,10 @@ def test_english_domain_words_reach_the_french_texts(pipeline: Pipeline) -> None
     assert "rgaa" in {c.doc_id for c in answer.citations}
     health = pipeline.chain.invoke("On veut héberger le dossier patient dans un cloud : quelles exigences ?")
     assert "donnees-sante-hds" in {c.doc_id for c in health.citations}, health.answer
+
+
+def test_a_question_wanting_names_gets_the_sentences_that_hold_them(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Quels ministres ont porté le texte sur la doctrine d'achat numérique ?")
+    assert not answer.refused, answer.gate
+    assert "Lescure" in answer.answer and "Amiel" in answer.answer, answer.answer
+    _verify(answer)

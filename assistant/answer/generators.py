@@ -25,6 +25,7 @@ from assistant.wording import load_prompt, load_wording
 CIRCULAR_ID = "circulaire-2026-achat-numerique"
 EVIDENCE_BEYOND_K = 3  # passages past k the extractive generator may quote from (evals/README.md)
 CUT = 0.5  # units scoring under this share of the best one are not worth showing
+CUE_BONUS = 0.05  # a sentence holding the kind of answer asked (a name, a date, a figure of the unit asked)
 
 
 class Generator(Protocol):
@@ -131,6 +132,11 @@ class ExtractiveGenerator:
             return (max(0.1, idf(term)) if use_idf else 1.0) if term in present else 0.0  # type: ignore[misc]
 
         total = sum(weight(t) for t in terms) + sum(weight(t) for t in focus_terms)
+        # A question wanting a name, a date or a figure: a sentence that holds one answers it more likely.
+        kind = analysis.answer_type if analysis is not None else ""
+        wanted = _ANSWER_CUES.get(kind) if kind in ("actor", "date", "figure") else None
+        if wanted is not None and kind == "figure":
+            wanted = next((cue for asks, cue in _FIGURE_UNITS if asks.search(analysis.text)), wanted)  # type: ignore[union-attr]
         scored: list[tuple[float, int, int, Unit]] = []
         for rank, u_i, unit, unit_terms, outside_passage in candidates:
             overlap = (sum(weight(t) for t in terms & unit_terms)
@@ -140,6 +146,8 @@ class ExtractiveGenerator:
                 score -= self.outside_penalty
             if len(unit.text) < 25 and not unit.is_list:
                 score -= 0.2
+            if wanted is not None and wanted.search(unit.text):
+                score += CUE_BONUS
             scored.append((score, rank, u_i, unit))
         scored.sort(key=lambda s: (-s[0], s[1], s[2]))
         if not scored:
