@@ -403,6 +403,7 @@ def test_an_acronym_the_question_defines_as_an_index_or_label_is_a_reference() -
 @pytest.mark.parametrize("question", [
     "Formule un paragraphe motivant le choix d'une solution mutualisée.",
     "Mets en forme une justif pour notre choix de co-développer le moteur de calcul.",
+    "Comment tourner, dans la note au DGS, le choix du « faire avec » pour le portail des bourses ?",
 ])
 def test_drafting_requests_in_other_words(question: str) -> None:
     assert _a(question).intent == "draft"

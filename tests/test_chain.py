@@ -596,3 +596,22 @@ def test_a_question_wanting_names_gets_the_sentences_that_hold_them(pipeline: Pi
     assert not answer.refused, answer.gate
     assert "Lescure" in answer.answer and "Amiel" in answer.answer, answer.answer
     _verify(answer)
+
+
+def test_a_tool_name_no_text_uses_does_not_sink_the_part_that_names_it(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Comment rédiger l'expression du besoin pour Zéphyrine, le futur logiciel de "
+                                   "gestion des stages ?")
+    assert not answer.refused, answer.gate
+    _verify(answer)
+    # A name the corpus knows stays the subject, and a neighbouring field's name is still named.
+    assert not pipeline.chain.invoke("Qu'en pensent Numeum et Hexatrust, de la doctrine ?").refused
+    chorus = pipeline.chain.invoke("Nos fournisseurs SaaS doivent-ils déposer leurs factures sur Chorus Pro ?")
+    assert chorus.refused and "facturation" in chorus.answer, chorus.answer
+
+
+def test_what_the_buyer_has_read_frames_the_question(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("J'ai lu qu'on parlait de milliards d'euros d'achats numériques de l'État chaque "
+                                   "année. C'est quoi l'ordre de grandeur cité ?")
+    assert not answer.refused, answer.gate
+    assert "milliards" in answer.answer
+    _verify(answer)

@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import Literal
 
 from assistant.answer.analysis import (
+    Part,
     QuestionAnalysis,
     analyse,
     general_stems,
@@ -318,8 +319,14 @@ class AnswerChain:
         sections = self._section_texts(snap, self._judged(retrieval, condensed))
         everyday = t.everyday_dense if decision.anchored else t.everyday_dense_unanchored
         whole = max([retrieval.max_dense, *parts_dense])
+        # The buyer's own names that no text uses (« Scellia, le futur logiciel… ») are context: the
+        # part is judged on what it asks about them (a neighbouring field's name stays, to be named).
+        unknown = snap.idf("")
+        fields = {t for term, _ in self.lexicon.neighbour_fields(question) for t in tokens(term)}
+        own_names = frozenset(t for n in analysis.names for t in tokens(n) if snap.idf(t) >= unknown) - fields
         verdicts = [
-            judge_part(p.part, sections + self._section_texts(snap, p.hits), p.dense, max(whole, p.dense),
+            judge_part(_without_names(p.part, own_names), sections + self._section_texts(snap, p.hits), p.dense,
+                       max(whole, p.dense),
                        idf=snap.idf, general=self.general, general_weight=t.general_weight, threshold=t.scope,
                        everyday_dense=everyday, dense_weight=t.scope_dense_weight)
             for p in retrieval.parts
@@ -560,3 +567,9 @@ def _inherit_uncovered(verdicts: list[PartVerdict], question: str) -> list[PartV
                 and 0 <= question.find(before.part.text) < question.find(v.part.text)):
             out[i] = replace(v, covered=False, missing=before.missing, missing_stems=before.missing_stems)
     return out
+
+
+def _without_names(part: Part, names: frozenset[str]) -> Part:
+    if not names & part.subject:
+        return part
+    return replace(part, subject=part.subject - names, predicates=part.predicates - names)
