@@ -472,16 +472,20 @@ class AnswerChain:
             return True
         # « On remplace le logiciel de paie, le marché se termine en septembre : par quoi je commence ? »:
         # the question itself is the last clause; what precedes it describes the purchase.
-        clause = re.split(r"\s*[:;]\s+|,\s+|(?<=[.!?])\s+", analysis.text.strip())[-1]
-        if clause == analysis.text.strip() or not clause.endswith("?") or _POINTS_BACK.search(fold(clause)):
+        text = analysis.text.strip()
+        clause = re.split(r"\s*[:;]\s+|,\s+|(?<=[.!?])\s+", text)[-1]
+        tail = re.search(r"(?:^|(?<=[.!?:;])\s+)([^.!?:;]+,\s*" + re.escape(clause) + r")$", text)
+        if len(clause.split()) <= 2 and tail:  # « Par quoi on commence, concrètement ? »: an adverb is no clause
+            clause = tail.group(1)
+        if clause == text or not clause.endswith("?") or _POINTS_BACK.search(fold(clause)):
             return False  # « comment le justifier ? » asks about what precedes, not for the method
         if _COORDINATED_CLAUSE.match(fold(clause)):
             # « quelles garanties …, et que doit faire le sortant ? » adds to the question before it:
             # that one says whether the method is asked (« Étapes pour acheter …, et comment … ? »).
-            before = analysis.text.strip()[: analysis.text.strip().rfind(clause)].rstrip(" ,;:")
+            before = text[: text.rfind(clause)].rstrip(" ,;:")
             asked = self.analyse_text(f"{before} ?")
             return asked.answer_type == "procedure" and all(t in self.general for t in asked.subject)
-        if clause in re.split(r"(?<=[.!?])\s+", analysis.text.strip()) and not _STARTS.search(fold(clause)):
+        if clause in re.split(r"(?<=[.!?])\s+", text) and not _STARTS.search(fold(clause)):
             return False  # a sentence of its own: « Comment faire ? » may ask how to do what precedes
         asked = self.analyse_text(clause)
         return asked.answer_type == "procedure" and all(t in self.general for t in asked.subject)

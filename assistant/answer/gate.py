@@ -32,7 +32,7 @@ GENERIC_STEMS = frozenset(tokens(_GENERIC))
 
 _REFERENCE = re.compile(
     r"\b(articles?|art\.|annexes?|annex|alin[ée]a|chapitre|chapter|paragraphe|§)\s*(?:n°\s*)?"
-    r"((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b|(?-i:[A-H])\b(?!')|(?-i:[A-H])(?=\s+(?:of|du|de)\b))",
+    r"((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b|(?-i:[A-Z])\b(?!')|(?-i:[A-Z])(?=\s+(?:of|du|de)\b))",
     re.IGNORECASE,
 )
 _EN_STOP = frozenset(

@@ -199,7 +199,7 @@ class ExtractiveGenerator:
             chosen_terms.append(unit_terms)
             used_chars += len(block)
             chosen.append((rank, u_i, block))
-        lead = self._lead(chosen, hits, analysis, terms, weight)
+        lead = self._lead(chosen, hits, analysis, terms, weight, focus_terms)
         if lead:
             chosen.insert(0, chosen.pop(lead))
             twins = {(0 if i == lead else i + 1 if i < lead else i): v for i, v in twins.items()}
@@ -248,7 +248,7 @@ class ExtractiveGenerator:
     @staticmethod
     def _lead(
         chosen: list[tuple[int, int, str]], hits: Sequence[Hit], analysis: QuestionAnalysis | None, terms: set[str],
-        weight: Callable[[str], float],
+        weight: Callable[[str], float], focus_terms: set[str] | None = None,
     ) -> int:
         """Which chosen sentence answers first: the one that holds the most of the subject (weighed as
         the sentences were) and, for a
@@ -257,6 +257,8 @@ class ExtractiveGenerator:
         if not chosen:
             return 0
         subject = set(analysis.subject) if analysis is not None and analysis.subject else terms
+        if focus_terms:  # the user's own words of a follow-up, the doctrine's method for a method question
+            subject = set(focus_terms)
         wanted = _ANSWER_CUES.get(analysis.answer_type) if analysis is not None else None
         if analysis is not None and _ASKS_REFERENCE.search(analysis.text):
             wanted = _ANSWER_CUES["reference"]

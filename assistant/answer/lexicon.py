@@ -30,8 +30,21 @@ class Lexicon(NamedTuple):
         text = _TAX_QUALIFIER.sub(" ", fold(text))
         words = re.findall(r"[0-9a-z]+", text)
         folded = f" {' '.join(words)} "
-        return [(term, field) for term, field in self.neighbours
-                if f" {term} " in folded or (" " not in term and any(same_word(term, w) for w in words))]
+        # « Prime Minister »: a word inside a phrase of the domain's own jargon names no other field.
+        jargon = [set(p.split()) for p in self.phrases if f" {p} " in folded]
+
+        def uses(term: str, ws: list[str]) -> bool:
+            return f" {term} " in f" {' '.join(ws)} " or (" " not in term and any(same_word(term, w) for w in ws))
+
+        def inside_jargon(term: str) -> bool:
+            return any(set(term.split()) <= phrase for phrase in jargon)
+
+        return [(term, field) for term, field in self.neighbours if uses(term, words) and not inside_jargon(term)]
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """The jargon's phrases of several words, longest first."""
+        return tuple(sorted((k for k in self.synonyms if " " in k), key=len, reverse=True))
 
     def expand(self, query: str) -> str:
         """The query plus the expansions of the jargon it contains."""
