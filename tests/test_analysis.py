@@ -163,6 +163,7 @@ def test_english_questions_are_recognised() -> None:
     assert is_english("Where and at which event was the new doctrine presented?")
     assert is_english("We'd like to buy cloud hosting through UGAP. Does it exempt us from our own tender?")
     assert is_english("Draft me a justification paragraph for choosing a free software listed in the SILL")
+    assert is_english("Who finally approved the updated French SecNumCloud qualification framework version on cloud services")  # « on » is English too
     assert not is_english("Quel est le seuil de dispense pour un marché de services en 2026 ?")
     assert not is_english("Bonjour, pourriez-vous me rappeler le seuil de dispense pour un marché de services ?")
 

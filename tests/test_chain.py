@@ -243,6 +243,8 @@ def test_an_unknown_tool_name_does_not_make_a_method_question_refused(pipeline: 
         "Résume l'arrêté du 17 octobre 2026 sur le catalogue des solutions mutualisées.",
         "Which criteria did version 9.1 of the RGAA add for mobile apps?",
         "Which criteria did RGAA 6 add for mobile apps?",
+        "Le « Guide de l'achat numérique frugal » de la DINUM fixe-t-il un barème ?",
+        "What does EU Regulation 2024/7731 on cloud labels require from hosting providers?",
     ],
 )
 def test_invented_references_of_any_form_are_refused_without_tripping_the_citation_check(
@@ -472,9 +474,23 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     leaning = pipeline.chain.invoke("Nos développeurs contractuels peuvent-ils percevoir une prime informatique ? "
                                     "Sur quelle base elle est calculée ?")
     assert leaning.refused and "gestion des agents" in leaning.answer, leaning.answer
+    # So is a part that names nothing of its own after a part on such a field.
+    method = pipeline.chain.invoke("Sur combien d'années amortir nos licences de messagerie ? On s'y prend comment ?")
+    assert method.refused and "comptabilité publique" in method.answer, method.answer
     for question in ("Comment s'assurer de la réversibilité d'une offre SaaS ?",
                      "Quand faut-il construire une solution en interne plutôt qu'acheter ?"):
         assert not pipeline.chain.invoke(question).refused, question
+
+
+def test_a_terse_question_of_domain_words_is_judged_on_its_words(pipeline: Pipeline) -> None:
+    # Far in meaning from any prose passage, but each word is the domain's and one section treats them all.
+    answer = pipeline.chain.invoke("Saisine DINUM seuil ?")
+    assert answer.decision.top_dense < pipeline.settings.gate.min_dense  # what the meaning alone would refuse
+    assert not answer.refused and "9 M€" in answer.answer.split("\n", 1)[0], answer.answer
+    _verify(answer)
+    assert pipeline.chain.invoke("Recette crêpes bretonnes ?").refused  # words of no text prove nothing
+    # An EU act the corpus cites by its number is no invented reference.
+    assert not pipeline.chain.invoke("Que dit le règlement (UE) 2023/2854 sur la portabilité des données ?").refused
 
 
 def test_the_lead_answers_rather_than_says_what_was_not_read(pipeline: Pipeline) -> None:

@@ -287,6 +287,9 @@ class AnswerChain:
         )
         if decision.reason == LOW_SIMILARITY and (self._method_question(analysis) or self._drafts_a_choice(analysis)):
             decision = replace(decision, refused=False, reason="")  # the doctrine's own question
+        elif decision.reason == LOW_SIMILARITY and decision.anchored and self._subject_words_treated(
+                analysis, snap, retrieval, condensed):
+            decision = replace(decision, refused=False, reason="")  # « Seuil saisine DINUM ? »: words, not prose
         if decision.refused:
             return decision
         creative = re.search(self.rules.get("creative_request") or r"(?!)", fold(question))
@@ -548,6 +551,17 @@ class AnswerChain:
         sections = self._section_texts(snap, self._judged(retrieval, condensed))
         return coverage(terms, sections, snap.idf).share >= self.settings.gate.scope
 
+    def _subject_words_treated(
+        self, analysis: QuestionAnalysis, snap: Snapshot, retrieval: Retrieval, condensed: Condensed,
+    ) -> bool:
+        """A terse question (« Seuil saisine DINUM ? ») is far in meaning from any prose passage; its
+        subject words, all of the domain and treated together by a retrieved section, prove it is covered."""
+        terms = frozenset(t for t in analysis.subject - self.general if not t.isdigit())
+        if len(terms) < ENGLISH_MIN_TERMS:
+            return False
+        sections = self._section_texts(snap, self._judged(retrieval, condensed))
+        return coverage(terms, sections, snap.idf).share >= self.settings.gate.scope
+
     @staticmethod
     def _section_texts(snap: Snapshot, hits: Sequence[Hit]) -> list[tuple[str, str]]:
         """The sections of ``hits`` (once each), with their document title and headings."""
@@ -563,11 +577,12 @@ class AnswerChain:
 def _inherit_uncovered(verdicts: list[PartVerdict], question: str) -> list[PartVerdict]:
     """A part that leans on the part before it (« Nos contractuels peuvent-ils percevoir la prime… ?
     Sur quelle base elle est calculée ? ») is about that part's subject: when the texts do not treat
-    it, they do not treat this part either, whatever everyday words it shares with them."""
+    it, they do not treat this part either, whatever everyday words it shares with them. So does a
+    part that names nothing of its own (« Faut-il faire une AIPD ? Comment s'y prendre ? »)."""
     out = list(verdicts)
     for i in range(1, len(out)):
         before, v = out[i - 1], out[i]
-        if (v.covered and not before.covered and refers_back(v.part.text)
+        if (v.covered and not before.covered and ((v.asks_nothing and before.missing) or refers_back(v.part.text))
                 and 0 <= question.find(before.part.text) < question.find(v.part.text)):
             out[i] = replace(v, covered=False, missing=before.missing, missing_stems=before.missing_stems)
     return out

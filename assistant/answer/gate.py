@@ -105,7 +105,7 @@ def is_english(question: str) -> bool:
     a ministry's web app meet? »); a French question quoting English terms keeps its French words."""
     ws = words(question)
     english = sum(w in _EN_STOP for w in ws)
-    french = sum(w in _FR_STOP for w in ws)
+    french = sum(w in _FR_STOP and w not in _EN_STOP for w in ws)  # « on » is both
     return len(ws) >= 3 and (english / len(ws) >= 0.25 or (english >= 2 and french == 0))
 
 

@@ -95,6 +95,7 @@ class PartVerdict:
     score: float
     missing: tuple[str, ...]  # the user's words the texts do not treat
     missing_stems: frozenset[str] = frozenset()  # their stems
+    asks_nothing: bool = False  # no subject word of its own (« Comment s'y prendre ? »)
 
 
 def judge_part(
@@ -109,7 +110,7 @@ def judge_part(
     specific = [t for t in part.subject if t not in framed and not _value(t)]
     if not specific:
         if not part.subject or whole_dense >= everyday_dense:
-            return PartVerdict(part, True, whole_dense, ())
+            return PartVerdict(part, True, whole_dense, (), asks_nothing=True)
         cov = coverage(part.subject, sections, idf)
         return PartVerdict(part, False, whole_dense, tuple(surface_words(part.subject_text, cov.missing)),
                            frozenset(cov.missing))
