@@ -493,6 +493,16 @@ def test_a_terse_question_of_domain_words_is_judged_on_its_words(pipeline: Pipel
     assert not pipeline.chain.invoke("Que dit le règlement (UE) 2023/2854 sur la portabilité des données ?").refused
 
 
+def test_an_english_question_of_method_gets_the_doctrines_method(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("How should we proceed to replace our ageing HR software?")
+    assert not answer.refused, answer.gate
+    assert "mutualis" in answer.answer.split("\n", 1)[0], answer.answer
+    _verify(answer)
+    # Steps asked about a subject of their own (accessibility) are not the purchase method.
+    subject = pipeline.chain.invoke("We're buying a citizen web portal. Which accessibility steps must we plan?")
+    assert "RGAA" in subject.answer and "mutualis" not in subject.answer.split("\n", 1)[0], subject.answer
+
+
 def test_the_lead_answers_rather_than_says_what_was_not_read(pipeline: Pipeline) -> None:
     # « stp » is politeness, not subject; a note on unread texts is never the direct answer.
     answer = pipeline.chain.invoke("loi SREN : numero et date stp")

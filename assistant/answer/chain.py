@@ -170,7 +170,8 @@ class AnswerChain:
         decision = self.gate(condensed, analysis, retrieval, snap)
         notices = self._context_notices(asked, retrieval, snap)
         focus = condensed.focus
-        if focus is None and analysis.answer_type == "procedure" and self._method_question(analysis):
+        if (focus is None and (analysis.answer_type == "procedure" or is_english(analysis.text))
+                and self._method_question(analysis)):
             focus = self.rules["purchase_procedure_query"]  # the answer leads with the doctrine's method
         request = GenerationRequest(condensed.standalone, focus, retrieval.hits, asked.k, snap.sections.get,
                                     analysis, snap.idf)
@@ -311,7 +312,8 @@ class AnswerChain:
                 words = ", ".join(dict.fromkeys(term for term, _ in fields))
                 return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED,
                                not_covered=(f"{fields[0][1]} ({words})",))
-            if (analysis.intent != "draft" and decision.top_dense < self.settings.gate.english_min_dense
+            if (analysis.intent != "draft" and not self._method_question(analysis)
+                    and decision.top_dense < self.settings.gate.english_min_dense
                     and not self._english_terms_covered(question, snap, retrieval, condensed)):
                 return replace(decision, refused=True, reason=LOW_SIMILARITY)
             return decision
@@ -469,6 +471,10 @@ class AnswerChain:
 
     def _method_question(self, analysis: QuestionAnalysis) -> bool:
         """How to proceed with a purchase, nothing else asked: the doctrine's method answers it."""
+        if is_english(analysis.text):
+            folded = fold(analysis.text)
+            return bool(re.search(self.rules["english_method"], folded)
+                        and re.search(self.rules["english_purchase"], folded))
         if not purchase_context(analysis, self.settings.prompts_dir):
             return False
         if analysis.answer_type in ("procedure", "open", "list") and all(t in self.general for t in analysis.subject):
