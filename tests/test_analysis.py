@@ -282,6 +282,11 @@ def test_the_object_of_a_drafting_request_after_an_elided_article() -> None:
     read = read_request("Rédige la justification de l'hébergement de nos archives chez un prestataire qualifié.",
                         PROMPTS)
     assert read.object == "hébergement de nos archives chez un prestataire qualifié"
+    # The alternative set aside is not what is bought, named by a product or by a kind of product.
+    assert read_request("Une justif pour choisir Nextcloud dans notre rectorat plutôt qu'une plateforme américaine",
+                        PROMPTS).object == "Nextcloud dans notre rectorat"
+    assert read_request("Rédige la justification d'un logiciel libre du SILL plutôt qu'une solution propriétaire.",
+                        PROMPTS).object == "logiciel libre du SILL"
 
 
 def test_words_the_corpus_writes_without_accents_are_left_alone() -> None:
@@ -388,6 +393,16 @@ def test_a_version_number_after_a_referential_is_a_reference() -> None:
     assert not _a("Le RGESN 2024 compte combien de critères ?").references
 
 
+def test_words_put_in_a_texts_mouth_and_the_year_a_rule_starts_are_claims() -> None:
+    quoted = _a("Le CCAG-TIC précise « le titulaire reste propriétaire des logiciels développés », on fait comment ?")
+    assert [(c.kind, c.values) for c in quoted.claims] == [
+        ("quote", ("le titulaire reste proprietaire des logiciels developpes",))]
+    dated = _a("Le RGAA est obligatoire pour les intranets depuis 2019, donc on doit l'exiger ?")
+    assert any("2019" in c.values for c in dated.claims), dated.claims
+    # A year in a question is not a claim by itself.
+    assert not _a("Quels projets la DINUM a-t-elle examinés en 2025 ?").claims
+
+
 def test_a_rule_asked_by_intonation_but_stretched_to_every_case_is_a_claim() -> None:
     claims = _a("SecNumCloud est obligatoire pour toutes nos données, même pour la newsletter ?").claims
     assert [c.kind for c in claims] == ["obligation"] and claims[0].extended
@@ -405,6 +420,7 @@ def test_an_acronym_the_question_defines_as_an_index_or_label_is_a_reference() -
     "Formule un paragraphe motivant le choix d'une solution mutualisée.",
     "Mets en forme une justif pour notre choix de co-développer le moteur de calcul.",
     "Comment tourner, dans la note au DGS, le choix du « faire avec » pour le portail des bourses ?",
+    "Une note de justif pour retenir un logiciel libre du SILL pour la GED, merci",
 ])
 def test_drafting_requests_in_other_words(question: str) -> None:
     assert _a(question).intent == "draft"

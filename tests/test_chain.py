@@ -119,6 +119,7 @@ def test_condense_leaves_standalone_questions_alone() -> None:
     question = "Quelles obligations la loi SREN impose-t-elle pour les données sensibles ?"
     assert heuristic_condense(question, history) == question
     assert "SecNumCloud" in heuristic_condense("et qui la délivre ?", history)
+    assert "SecNumCloud" in heuristic_condense("Does that also hold for a research institute's lab data?", history)
     # No leading « et », no pronoun, yet they point back: « aussi », « ça », « ce référentiel », « même pour ».
     for follow_up in ("Valable aussi pour une petite commune rurale ?", "Ça couvre les opérateurs de l'État ?",
                       "Ce référentiel vaut pour les collectivités ?", "Même pour un contrat de deux ans ?"):
@@ -276,6 +277,17 @@ def test_a_rule_stated_before_the_question_is_checked_like_a_premise(pipeline: P
     answer = pipeline.chain.invoke("SecNumCloud interdit tout logiciel d'origine américaine, donc quel hébergeur "
                                    "retenir pour notre messagerie ?")
     assert answer.premises and answer.answer.startswith("**Non, selon les textes indexés**"), answer.answer
+
+
+def test_a_sentence_put_in_a_texts_mouth_must_be_found_word_for_word(pipeline: Pipeline) -> None:
+    invented = pipeline.chain.invoke("La circulaire dit « les solutions propriétaires sont à proscrire dans tous "
+                                     "les cas ». On doit donc écarter l'offre de notre éditeur actuel ?")
+    assert invented.premises and invented.answer.startswith("**Non, selon les textes indexés**"), invented.answer
+    # A sentence of the texts, quoted as written, is no premise to correct.
+    question = "Pour le logiciel libre, la circulaire dit « lorsque c'est pertinent » : ça change quoi pour notre GED ?"
+    assert [c.kind for c in pipeline.chain.analyse_text(question).claims] == ["quote"]
+    quoted = pipeline.chain.invoke(question)
+    assert not quoted.premises, quoted.premises
 
 
 def test_the_nouns_that_frame_a_procedure_question_are_not_its_subject(pipeline: Pipeline) -> None:

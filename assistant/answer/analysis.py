@@ -258,6 +258,12 @@ _DATE = re.compile(
     r"(?:\s+(20[0-9]{2}))?\b"
 )
 
+# « obligatoire depuis 2024 »: the year a rule is said to start from is part of what is claimed.
+_SINCE_YEAR = re.compile(
+    r"\b(?:depuis|des|a partir de|a compter de|d'ici|jusqu'en|since)\s+(?:(?:le |la |l')?(?:debut|fin|mi)\s+)?"
+    r"(?:(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)\s+)?(20[0-9]{2})\b"
+)
+
 
 def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     """Clauses asserted as true: introduced by a presupposition marker, or a declarative clause
@@ -287,6 +293,7 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
         values = [f"{NUMBER_WORDS.get(m.group(1), m.group(1))} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
         values += [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
+        values += [m.group(1) for m in _SINCE_YEAR.finditer(clause) if not any(m.group(1) in v for v in values)]
         stated = bool(values) and re.search(r["claims"]["text_subject"], clause) is not None
         carried = asserted and not kinds and not values and written.rstrip().endswith(",")
         if not (asserted or (kinds and values) or stated):
@@ -303,7 +310,18 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
         years = re.findall(r"\b20[0-9]{2}\b", text[m.start():m.end() + 40])
         terms = frozenset(t for t in tokens(m.group(0)) if not t.isdigit())
         out.append(Claim(m.group(0).strip(), "actor", (name, *years[:1]), terms))
+    # « La circulaire dit « … » »: words put in a text's mouth must be its own, word for word.
+    folded = fold(text)
+    if len(folded) == len(text):
+        for m in re.finditer(r["claims"]["quote"], folded):
+            out.append(Claim(text[m.start():m.end()].strip(), "quote", (plain(m.group("q")),),
+                             frozenset(t for t in tokens(m.group("q")) if not t.isdigit())))
     return tuple(out)
+
+
+def plain(text: str) -> str:
+    """Folded words only, one space apart: a quote and its source compared whatever the punctuation."""
+    return " ".join(re.findall(r"[0-9a-z]+", fold(text)))
 
 
 @lru_cache(maxsize=4)

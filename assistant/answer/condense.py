@@ -17,7 +17,8 @@ _ELLIPTIC_START = re.compile(
 ELLIPTIC_MAX_WORDS = 3  # content words: « et le délai ? »
 _ANAPHORA = re.compile(
     r"(?<![-\w])(il|elle|ils|elles|celui-ci|celle-ci|ce texte|cette circulaire|ce dispositif|dedans|"
-    r"l'a|la signe|le signe|en vigueur|it|its|they|them|this one|that one)(?![-\w])",
+    r"l'a|la signe|le signe|en vigueur|it|its|they|them|this one|that one|"
+    r"(?:does|do|is|would|will|can|could|should) (?:that|this)|that (?:also|still|too)|same (?:rule|thing))(?![-\w])",
     re.IGNORECASE,
 )
 # An object pronoun before a verb points at what was said before (« on est obligé de le respecter »,

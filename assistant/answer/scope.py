@@ -193,6 +193,8 @@ def claim_supported(
     claim without figures, when one section states the kind of rule it asserts (a ban, a sanction…)
     together with most of what it is about. A rule the section denies (« n'est pas obligatoire »)
     supports nothing."""
+    if claim.kind == "quote":
+        return any(claim.values[0] in " ".join(re.findall(r"[0-9a-z]+", fold(text))) for text in sections)
     terms = set(claim.terms)
     weight = idf or (lambda _t: 1.0)
     total = sum(weight(t) for t in terms) or 1.0
@@ -205,10 +207,12 @@ def claim_supported(
         if claim.extended and not any(_affirmed(p, folded) for p in families.get("extension", ())):
             continue  # the section states the rule, not its extension
         stated = any(_affirmed(p, folded) for p in families.get(claim.kind, ()))
+        # « obligatoire depuis 2024 »: a year alone dates the rule, the rule itself must be stated.
+        years = all(re.fullmatch(r"20[0-9]{2}", v) for v in claim.values)
         if claim.values:
             # « en premier des neuf objectifs »: the figure is incidental, the rank or ban is the claim.
             if (about >= 0.5 and all(re.search(rf"(?<![0-9]){_value_pattern(v)}", folded) for v in claim.values)
-                    and (stated or claim.kind not in _RULE_KINDS)):
+                    and (stated or (claim.kind not in _RULE_KINDS and not years))):
                 return True
             continue
         if about >= 0.6 and stated:

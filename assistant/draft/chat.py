@@ -34,7 +34,11 @@ _OBJECT = re.compile(
     r"(?:\b(?:un|une|le|la|les|des|notre|nos|d'un|d'une|du)\s+|\bl['’]\s*)((?:nouvel|nouveau|nouvelle|futur|futurs|future)?\s*"
     r"(?:outil|logiciel|application|appli|solution|plateforme|service|saas|site|portail|syst[eè]me|progiciel|"
     r"marché|licence|hébergement|messagerie|suite)\b[^,;:.?!]*?)(?=\s+(?:après|car|parce|puisque|en insistant|"
-    r"afin|et en|alors)\b|[,;:.?!]|$)", re.IGNORECASE)
+    r"afin|et en|alors|plutôt|au lieu)\b|[,;:.?!]|$)", re.IGNORECASE)
+
+_CHOSEN = re.compile(
+    r"\b(?:choisir|choix d[eu']?|retenir|retenu|acheter|acquérir|déployer|opter pour|recourir à|recours à)\s*"
+    r"([^,;:.?!]+?)(?=\s+(?:plutôt|au lieu|de préférence)\b|[,;:.?!]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,16 @@ def _route(folded: str, r: dict[str, Any]) -> str | None:
     return min(chosen, key=_ROUTE_ORDER.index)
 
 
+def _object(message: str, rejected: re.Pattern[str]) -> str | None:
+    """What is bought: not the alternative the message sets aside (« Moodle plutôt qu'une plateforme
+    propriétaire »), which is named after a word that discards it."""
+    for found in _OBJECT.finditer(message):
+        if not rejected.search(fold(message[max(0, found.start() - 60):found.start()])):
+            return found.group(1).strip()
+    chosen = _CHOSEN.search(message)
+    return chosen.group(1).strip() if chosen else None
+
+
 def read_request(message: str, prompts_dir: Path) -> ChatDraftRequest:
     r = rules(prompts_dir)
     folded = fold(message)
@@ -83,8 +97,7 @@ def read_request(message: str, prompts_dir: Path) -> ChatDraftRequest:
     route = _route(folded, r)
     if route is None and exceptions:
         route = "faire"
-    found = _OBJECT.search(message)
-    subject = found.group(1).strip() if found else message.strip()
+    subject = _object(message, re.compile(r["draft_route_rejected"])) or message.strip()
     exception = exceptions[0] if exceptions and route in ("faire", "faire_faire", "faire_avec") else None
     return ChatDraftRequest(subject[:300].rstrip(" ?.!") or message[:300], route, criteria, exception)
 
