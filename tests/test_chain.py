@@ -114,6 +114,14 @@ def test_follow_up_is_condensed_and_answered_from_the_right_section(pipeline: Pi
     assert any("versibilit" in c.section.lower() or "versibilit" in c.quote.lower() for c in answer.citations)
 
 
+def test_a_follow_ups_lead_holds_its_own_words_and_the_topic_it_inherits(pipeline: Pipeline) -> None:
+    history = [{"role": "user", "content": "Que dit le Data Act sur le changement de fournisseur cloud ?"},
+               {"role": "assistant", "content": "Il encadre la bascule."}]
+    answer = pipeline.chain.invoke("Et le préavis, il dure combien ?", history)
+    assert "deux mois" in answer.answer.split("\n\n", 1)[0], answer.answer  # not only « plafonne le préavis »
+    _verify(answer)
+
+
 def test_condense_leaves_standalone_questions_alone() -> None:
     history = [{"role": "user", "content": "Qu'est-ce que SecNumCloud ?"}]
     question = "Quelles obligations la loi SREN impose-t-elle pour les données sensibles ?"

@@ -26,6 +26,7 @@ CIRCULAR_ID = "circulaire-2026-achat-numerique"
 EVIDENCE_BEYOND_K = 3  # passages past k the extractive generator may quote from (evals/README.md)
 CUT = 0.5  # units scoring under this share of the best one are not worth showing
 CUE_BONUS = 0.05  # a sentence holding the kind of answer asked (a name, a date, a figure of the unit asked)
+TOPIC_WEIGHT = 0.3  # the lead of a follow-up: its own words first, the topic it inherits after
 
 
 class Generator(Protocol):
@@ -257,8 +258,9 @@ class ExtractiveGenerator:
         if not chosen:
             return 0
         subject = set(analysis.subject) if analysis is not None and analysis.subject else terms
+        topic: set[str] = set()
         if focus_terms:  # the user's own words of a follow-up, the doctrine's method for a method question
-            subject = set(focus_terms)
+            subject, topic = set(focus_terms), subject - set(focus_terms)
         wanted = _ANSWER_CUES.get(analysis.answer_type) if analysis is not None else None
         if analysis is not None and _ASKS_REFERENCE.search(analysis.text):
             wanted = _ANSWER_CUES["reference"]
@@ -270,6 +272,8 @@ class ExtractiveGenerator:
             i, (rank, _, block) = item
             found = set(tokens(f"{hits[rank].section} {block}"))
             share = sum(weight(t) for t in subject & found) / max(1e-9, sum(weight(t) for t in subject))
+            # The topic the follow-up inherits breaks ties between sentences holding its own words.
+            share += TOPIC_WEIGHT * sum(weight(t) for t in topic & found) / max(1e-9, sum(weight(t) for t in topic))
             cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
             caveat = 1.0 if _CAVEAT.search(block) else 0.0  # says what was not read: a note, not an answer
             # Asked for an amount (« quel plafond »), a sentence without one cannot answer first.
