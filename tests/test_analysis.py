@@ -51,6 +51,11 @@ def test_the_buyers_context_is_not_the_subject() -> None:
         ("Combien pèse la commande publique numérique ?", "figure", "question"),
         ("Par quoi je commence pour acheter un outil de paie ?", "procedure", "question"),
         ("SecNumCloud, c'est quoi ?", "definition", "question"),
+        # English questions want names, dates and figures too; « when » joining clauses asks no date.
+        ("Which ministers prepared the February text?", "actor", "question"),
+        ("When was the cloud doctrine last updated?", "date", "question"),
+        ("How many rules does the cloud doctrine have?", "figure", "question"),
+        ("What notice period applies when we switch provider?", "open", "question"),
     ],
 )
 def test_intent_and_answer_type(question: str, answer_type: str, intent: str) -> None:
