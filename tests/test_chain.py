@@ -122,6 +122,19 @@ def test_a_follow_ups_lead_holds_its_own_words_and_the_topic_it_inherits(pipelin
     _verify(answer)
 
 
+def test_whom_a_text_applies_to_is_answered_first(pipeline: Pipeline) -> None:
+    # The lead is the sentence saying whom the text addresses, not one that merely shares a word.
+    for question in ("La circulaire de février s'applique-t-elle aux universités ?",
+                     "Nous sommes un hôpital : la circulaire de février 2026 nous est-elle opposable, ou ne vise-t-elle "
+                     "que les ministères ?"):
+        answer = pipeline.chain.invoke(question)
+        assert not answer.refused, answer.gate
+        assert re.search(r"s'adresse|visées", answer.answer.split("\n", 1)[0]), answer.answer
+        _verify(answer)
+    # A local authority the texts name only by its category (« métropole ») is judged on that category.
+    assert not pipeline.chain.invoke("Notre métropole est-elle concernée par la circulaire de février 2026 ?").refused
+
+
 def test_condense_leaves_standalone_questions_alone() -> None:
     history = [{"role": "user", "content": "Qu'est-ce que SecNumCloud ?"}]
     question = "Quelles obligations la loi SREN impose-t-elle pour les données sensibles ?"

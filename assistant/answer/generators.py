@@ -65,6 +65,14 @@ _ABOUT_A_DRAFT = re.compile(
 _CAVEAT = re.compile(r"n'a(?:ient|vaient)? pas (?:été|pu être) (?:lu|lus|lue|lues|consulté|consultée|consultés|vérifié)|"
                      r"n'(?:est|sont) pas (?:connue?s?|établie?s?)|à vérifier sur", re.IGNORECASE)
 _ASKS_REFERENCE = re.compile(r"\b(r[ée]f[ée]rence|num[ée]ro|NOR)\b", re.IGNORECASE)
+# « La doctrine nous concerne-t-elle ? »: whom a text applies to is answered by the sentence saying so.
+_ASKS_APPLICABILITY = re.compile(
+    r"\b(?:concern\w*-t-(?:il|elle)s?|concern\w*-(?:il|elle)s?|nous concern\w*|s'appliqu\w*|opposable|soumis\w* (?:a|à|au|aux)|"
+    r"tenue?s? (?:par|de)|vis[ée]e?s? par|does (?:it|this|the \w+) apply|applies to|bound by|covered by)", re.IGNORECASE)
+_APPLICABILITY_CUE = re.compile(
+    r"\b(?:s'adresse|s'appliquer?a?i?t? (?:à|aux|au|aussi|également)|ne vise|vise (?:les|l'|le|la|aussi|uniquement|"
+    r"seulement|notamment)|(?:pas |ne soient pas |sont )visée?s? par|concerne (?:les|l'|le|la|aussi|uniquement)|périmètre|"
+    r"champ d'application|destinataires?)\b", re.IGNORECASE)
 
 
 def _is_press(hit: Hit) -> bool:
@@ -136,6 +144,8 @@ class ExtractiveGenerator:
         # A question wanting a name, a date or a figure: a sentence that holds one answers it more likely.
         kind = analysis.answer_type if analysis is not None else ""
         wanted = _ANSWER_CUES.get(kind) if kind in ("actor", "date", "figure") else None
+        if wanted is None and kind in ("yesno", "open") and _ASKS_APPLICABILITY.search(analysis.text):  # type: ignore[union-attr]
+            wanted = _APPLICABILITY_CUE
         if wanted is not None and kind == "figure":
             wanted = next((cue for asks, cue in _FIGURE_UNITS if asks.search(analysis.text)), wanted)  # type: ignore[union-attr]
         scored: list[tuple[float, int, int, Unit]] = []
@@ -264,6 +274,9 @@ class ExtractiveGenerator:
         wanted = _ANSWER_CUES.get(analysis.answer_type) if analysis is not None else None
         if analysis is not None and _ASKS_REFERENCE.search(analysis.text):
             wanted = _ANSWER_CUES["reference"]
+        elif (wanted is None and analysis is not None and analysis.answer_type in ("yesno", "open")
+              and _ASKS_APPLICABILITY.search(analysis.text)):
+            wanted = _APPLICABILITY_CUE
         unit = None
         if wanted is not None and analysis is not None and analysis.answer_type == "figure":
             unit = next((cue for asks, cue in _FIGURE_UNITS if asks.search(analysis.text)), None)
