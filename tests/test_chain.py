@@ -135,6 +135,13 @@ def test_whom_a_text_applies_to_is_answered_first(pipeline: Pipeline) -> None:
     assert not pipeline.chain.invoke("Notre métropole est-elle concernée par la circulaire de février 2026 ?").refused
 
 
+def test_a_noun_reaches_the_texts_written_with_its_adjective(pipeline: Pipeline) -> None:
+    # « environnement » and « environnemental » share no stem: the lexicon joins them.
+    answer = pipeline.chain.invoke("Comment prendre en compte l'environnement dans notre marché de serveurs ?")
+    assert "critère environnemental" in answer.answer.split("\n", 1)[0], answer.answer
+    _verify(answer)
+
+
 def test_condense_leaves_standalone_questions_alone() -> None:
     history = [{"role": "user", "content": "Qu'est-ce que SecNumCloud ?"}]
     question = "Quelles obligations la loi SREN impose-t-elle pour les données sensibles ?"
