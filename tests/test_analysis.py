@@ -233,6 +233,8 @@ def test_abbreviations_and_missing_accents() -> None:
         "salut, dans le ccag c'est quel article pour")
     assert normalise("perf et interop : combien de points max, et c'est ds le RC ou la pub ?", PROMPTS) == (
         "performance et interopérabilité : combien de points maximum, et c'est dans le RC ou la publicité ?")
+    assert normalise("quelles boites ont signé la charte achat num ? 10 pts max ?", PROMPTS) == (
+        "quelles entreprises ont signé la charte achat numérique ? 10 points maximum ?")
     amap = accent_map(["La circulaire a été publiée le 13 février.", "Réversibilité du contrat."])
     fixed = reaccent("circulaire publiee quand ? reversibilite", amap)
     assert fixed == "circulaire publiée quand ? réversibilité"
@@ -404,6 +406,9 @@ def test_words_put_in_a_texts_mouth_and_the_year_a_rule_starts_are_claims() -> N
         ("quote", ("le titulaire reste proprietaire des logiciels developpes",))]
     dated = _a("Le RGAA est obligatoire pour les intranets depuis 2019, donc on doit l'exiger ?")
     assert any("2019" in c.values for c in dated.claims), dated.claims
+    # What a text is said to impose is part of the claim, not only « imposé par la circulaire ».
+    imposed = _a("Quel modèle pour le bilan annuel de nos licences, imposé par la circulaire ?")
+    assert [c.kind for c in imposed.claims] == ["obligation"] and "bilan annuel" in imposed.claims[0].text
     # A year in a question is not a claim by itself.
     assert not _a("Quels projets la DINUM a-t-elle examinés en 2025 ?").claims
 

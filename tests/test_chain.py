@@ -274,6 +274,8 @@ def test_an_unknown_tool_name_does_not_make_a_method_question_refused(pipeline: 
         "Which criteria did RGAA 6 add for mobile apps?",
         "Le « Guide de l'achat numérique frugal » de la DINUM fixe-t-il un barème ?",
         "What does EU Regulation 2024/7731 on cloud labels require from hosting providers?",
+        "Le référentiel ANSSI 2026 « Hébergement de confiance Platine » est-il exigible ?",
+        "La norme NF Z 74-310 sur le cloud souverain peut-elle être imposée dans un CCTP ?",
     ],
 )
 def test_invented_references_of_any_form_are_refused_without_tripping_the_citation_check(
@@ -514,6 +516,9 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     leaning = pipeline.chain.invoke("Nos développeurs contractuels peuvent-ils percevoir une prime informatique ? "
                                     "Sur quelle base elle est calculée ?")
     assert leaning.refused and "gestion des agents" in leaning.answer, leaning.answer
+    # A field's word matches the question's however the two stem (« indemnité », folded « indemnite »).
+    allowance = pipeline.chain.invoke("Quelle indemnité de télétravail verser aux administrateurs systèmes ?")
+    assert allowance.refused and "gestion des agents" in allowance.answer, allowance.answer
     # So is a part that names nothing of its own after a part on such a field.
     method = pipeline.chain.invoke("Sur combien d'années amortir nos licences de messagerie ? On s'y prend comment ?")
     assert method.refused and "comptabilité publique" in method.answer, method.answer

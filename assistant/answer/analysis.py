@@ -264,6 +264,8 @@ _SINCE_YEAR = re.compile(
     r"(?:(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)\s+)?(20[0-9]{2})\b"
 )
 
+_BY_TEXT = re.compile(r"(?:imposee?s?|exigee?s?|prevue?s?|fixee?s?|requise?s?|rendue?s? obligatoires?) par\b")
+
 
 def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     """Clauses asserted as true: introduced by a presupposition marker, or a declarative clause
@@ -280,6 +282,8 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
     for piece in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
         if pieces and re.match(r["claims"]["extension"], fold(piece)) and not pieces[-1].rstrip().endswith("?"):
             pieces[-1] = f"{pieces[-1]} {piece}"  # « …doit être SecNumCloud, même pour le site vitrine »
+        elif pieces and _BY_TEXT.match(fold(piece)) and not pieces[-1].rstrip().endswith("?"):
+            pieces[-1] = f"{pieces[-1]} {piece}"  # « le reporting trimestriel, imposé par la circulaire »: what is imposed
         else:
             pieces.append(piece)
     for written in pieces:

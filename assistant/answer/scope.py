@@ -131,10 +131,13 @@ _KEYWORD = {"fiche": r"fiches?", "critere": r"criteres?", "paragraphe": r"(?:par
 def neighbouring_field(verdict: PartVerdict, fields: Sequence[tuple[str, str]]) -> PartVerdict:
     """A part whose subject uses a word of a field the texts do not treat (« amortir », « TVA »), a
     word absent from the section that best covers it, is not covered: the field is named."""
-    named = [(term, field) for term, field in fields if set(tokens(term)) & verdict.missing_stems]
+    # The fields' words are folded, and a folded word may stem apart (« indemnite » -> « indemnit »,
+    # « indemnité » -> « indemn »): the two stems of one word match.
+    named = [(term, field) for term, field in fields
+             if any(same_word(t, m) for t in tokens(term) for m in verdict.missing_stems)]
     if not named:
         return verdict
-    stems = {t for term, _ in named for t in tokens(term)}
+    stems = {m for term, _ in named for t in tokens(term) for m in verdict.missing_stems if same_word(t, m)}
     words = ", ".join(surface_words(verdict.part.text, stems) or [term for term, _ in named])  # as the user wrote them
     return replace(verdict, covered=False, missing=(f"{named[0][1]} ({words})",))
 
