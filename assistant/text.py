@@ -13,6 +13,15 @@ from functools import lru_cache
 
 import Stemmer
 
+# English function words: they tell an English question from a French one, and say nothing of its subject.
+ENGLISH_STOP = frozenset(
+    "the what which is are does do of and to for in on with how can should must who when where why at was were by "
+    "from our we us it its this that these those be been has have had would could will an any there their "
+    "without about into than if my your you they he she not but also only some other more most such please "
+    "need want use using buy choose choosing draft write get".split()
+)
+
+
 _WORD = re.compile(r"[0-9a-z]+")
 
 # A compact French stopword list (folded). Kept here rather than taken from a library so that

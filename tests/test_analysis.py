@@ -434,3 +434,27 @@ def test_an_acronym_the_question_defines_as_an_index_or_label_is_a_reference() -
 ])
 def test_drafting_requests_in_other_words(question: str) -> None:
     assert _a(question).intent == "draft"
+
+
+def test_english_dates_and_figures_are_claims_checked_in_french() -> None:
+    signed = _a("Since the circular was signed on 5 March 2026, which deadlines apply to our tenders?").claims
+    assert [c.values for c in signed] == [("5 mars 2026",)]
+    assert "march" not in signed[0].terms and "was" not in signed[0].terms  # function words and months are no topic
+    count = _a("The circular sets 12 objectives for each purchase, which one comes first?").claims
+    assert [c.values for c in count] == [("12 objectifs",)]
+    assert [c.values for c in _a("Comme la circulaire fixe douze objectifs, lequel est le plus important ?").claims] \
+        == [("12 objectifs",)]
+    threshold = _a("Le seuil de saisine de la DINUM est de 5 M€, quand la saisir ?").claims
+    assert [c.values for c in threshold] == [("5 m€",)]  # a rule's figure stated as its subject
+
+
+def test_a_claimed_value_needs_its_own_unit_and_a_date_its_month() -> None:
+    date = Claim("signée le 5 mars 2026", "deadline", ("5 mars 2026",), frozenset({"sign"}))
+    assert not claim_supported(date, ["La circulaire a été signée le 5 février 2026, en mars au plus tard."], {})
+    assert claim_supported(date, ["La circulaire a été signée le 5 mars 2026."], {})
+    count = Claim("douze objectifs", "quantity", ("12 objectifs",), frozenset({"object"}))
+    assert not claim_supported(count, ["Neuf objectifs ; l'article R. 2152-12 s'applique aux objectifs."], {})
+    assert claim_supported(count, ["La circulaire énumère 12 grands objectifs."], {})
+    money = Claim("seuil de 5 M€", "quantity", ("5 m€",), frozenset({"seuil"}))
+    assert not claim_supported(money, [fold("Seuil : 9 M€ TTC ; 5 % des projets.")], {})
+    assert claim_supported(money, [fold("Seuil : 5 millions d'euros.")], {})

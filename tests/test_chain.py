@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.citations import markers, quote_in_passage
-from assistant.answer.condense import heuristic_condense, refers_back
+from assistant.answer.condense import heuristic_condense, list_items, refers_back, resolve_rank
 from assistant.answer.question import QuestionError
+from assistant.answer.types import Filters
 from assistant.config import Settings
 from assistant.index.ingest import run_index
 from assistant.pipeline import Pipeline
@@ -169,6 +170,27 @@ def test_condense_leaves_standalone_questions_alone() -> None:
     assert heuristic_condense(plain, history) == plain  # « ce que » points at nothing said before
     assert heuristic_condense("Quels délais le Data Act fixe-t-il pour changer de fournisseur cloud ?",
                               history).startswith("Quels délais")
+
+
+def test_a_rank_points_at_an_item_of_the_list_just_given() -> None:
+    numbered = "1) solutions de l'administration (DINUM, AIFE) ; 2) offres du marché ; 3) développement sur mesure."
+    assert list_items(numbered) == ["solutions de l'administration (DINUM, AIFE)", "offres du marché",
+                                    "développement sur mesure"]
+    voies = "Deux voies : reprendre une solution (interne ou achetée), ou bien développer le service."
+    assert list_items(voies) == ["reprendre une solution (interne ou achetée)", "développer le service"]
+    assert list_items("- **A** : un\n- **B** : deux\n") == ["A : un", "B : deux"]
+    assert list_items("La v3.2 du référentiel, datée de mars 2022.") == []
+    history = [{"role": "user", "content": "Les axes ?"}, {"role": "assistant", "content": voies}]
+    assert resolve_rank("Pour la deuxième, il y a plusieurs modalités ?", history) \
+        == "Pour développer le service, il y a plusieurs modalités ?"
+    assert resolve_rank("Et le dernier ?", history) == "Et développer le service ?"
+    assert resolve_rank("The first one: is it mandatory?", history).startswith("reprendre une solution")
+    # « le premier ministre » is a noun phrase, not a rank; a rank beyond the list points at nothing.
+    assert resolve_rank("Le premier ministre l'a signée ?", history) == "Le premier ministre l'a signée ?"
+    assert resolve_rank("la 3e, c'est quand ?", history) == "la 3e, c'est quand ?"
+    # « ok » carries no topic: the follow-up inherits the last question that had one.
+    chat = [*history, {"role": "user", "content": "ok"}, {"role": "assistant", "content": "Autre chose ?"}]
+    assert heuristic_condense("Et ça vaut pour les communes ?", chat).endswith("Les axes ?")
 
 
 @pytest.mark.parametrize(
@@ -698,3 +720,30 @@ def test_what_the_buyer_has_read_frames_the_question(pipeline: Pipeline) -> None
     assert not answer.refused, answer.gate
     assert "milliards" in answer.answer
     _verify(answer)
+
+
+def test_a_wrong_english_date_is_corrected_and_a_right_one_is_not(pipeline: Pipeline) -> None:
+    wrong = pipeline.chain.invoke("Since the circular was signed on 5 March 2026, which deadlines apply to our tenders?")
+    assert wrong.premises and wrong.answer.startswith("**Non, selon les textes indexés**"), wrong.answer
+    right = pipeline.chain.invoke("Since the circular was signed on 5 February 2026, which deadlines apply to our tenders?")
+    assert not right.premises, right.answer
+
+
+def test_an_item_pointed_at_by_its_rank_is_the_subject_of_the_follow_up(pipeline: Pipeline) -> None:
+    history = [{"role": "user", "content": "Quels ministres ont préparé la circulaire ?"},
+               {"role": "assistant", "content": "Trois ministres : Roland Lescure, Anne Le Hénanff et David Amiel."},
+               {"role": "user", "content": "ok"}, {"role": "assistant", "content": "Autre chose ?"}]
+    asked = pipeline.chain.prepare("la 2e, elle est ministre de quoi ?", history, None, Filters(), False)
+    condensed = pipeline.chain.condense(asked)
+    assert condensed.standalone.startswith("Anne Le Hénanff") and "ministres" in condensed.standalone, condensed
+    answer = pipeline.chain.invoke("la 2e, elle est ministre de quoi ?", history)
+    assert not answer.refused and "Anne Le Hénanff" in answer.answer, answer.answer
+
+
+def test_what_the_sources_leave_open_does_not_answer_first(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Combien de règles compte la circulaire n° 6404/SG de mai 2023 ?")
+    first = answer.citations[0]
+    assert "pas établi" not in first.section, (first.section, answer.answer)
+    # Asked whether a claim can be trusted, the list of what is not established may come first.
+    doubt = pipeline.chain.invoke("J'ai lu que la version 2023 de « cloud au centre » compte 15 règles, c'est fiable ?")
+    assert not doubt.refused, doubt.answer

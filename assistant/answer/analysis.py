@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from assistant.text import fold, tokens
+from assistant.text import ENGLISH_STOP, fold, tokens
 
 AnswerType = str  # figure | date | actor | list | yesno | procedure | definition | draft | open
 
@@ -248,26 +248,58 @@ def _references(text: str, r: dict) -> tuple[Reference, ...]:
 # Small numbers written in words (« six mois »): read as figures, a supporting text may use either.
 NUMBER_WORDS = {"deux": "2", "trois": "3", "quatre": "4", "cinq": "5", "six": "6", "sept": "7", "huit": "8",
                 "neuf": "9", "dix": "10", "douze": "12", "quinze": "15", "vingt": "20", "trente": "30"}
+# The same in English questions; their units are read as the French word the corpus uses.
+_ENGLISH_NUMBERS = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+                    "nine": "9", "ten": "10", "twelve": "12", "fifteen": "15", "twenty": "20", "thirty": "30"}
+_ENGLISH_UNITS = {"percent": "%", "per cent": "%", "days": "jours", "day": "jours", "months": "mois", "month": "mois",
+                  "years": "ans", "year": "ans", "hours": "heures", "million": "millions", "billion": "milliards",
+                  "objectives": "objectifs", "criteria": "criteres", "rules": "regles", "steps": "etapes",
+                  "requirements": "exigences", "measures": "mesures"}
 _NUMBER_UNIT = re.compile(
-    r"\b(\d+(?:[ ,.]\d+)*|" + "|".join(NUMBER_WORDS) + r")\s*(%|pour ?cent|points?|k€|m€|€|euros?|millions?|milliards?|jours?|mois|ans|années|heures?|h\b"
-    r"|crit[eè]res\b|r[eè]gles\b|exigences\b|objectifs\b|[eé]tapes\b|mesures\b)",
+    r"\b(\d+(?:[ ,.]\d+)*|" + "|".join([*NUMBER_WORDS, *_ENGLISH_NUMBERS]) + r")\s*"
+    r"(%|pour ?cent|per ?cent\b|points?|k€|m€|€|euros?|millions?|milliards?|billion\b|jours?|days?\b|mois|months?\b|ans|années"
+    r"|years?\b|heures?|hours\b|h\b|crit[eè]res\b|criteria\b|r[eè]gles\b|rules\b|exigences\b|requirements\b|objectifs\b"
+    r"|objectives\b|[eé]tapes\b|steps\b|mesures\b|measures\b)",
     re.IGNORECASE,
 )
-_DATE = re.compile(
-    r"\b(1er|[0-9]{1,2})\s+(janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)"
-    r"(?:\s+(20[0-9]{2}))?\b"
-)
+_MONTHS = "janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre"
+_ENGLISH_MONTHS = dict(zip(
+    "january february march april may june july august september october november december".split(),
+    _MONTHS.split("|"), strict=True))
+_DATE = re.compile(rf"\b(1er|[0-9]{{1,2}})\s+({_MONTHS})(?:\s+(20[0-9]{{2}}))?\b")
+# « 5 March 2026 », « March 5, 2026 »: an English date, read as the French date the corpus would write.
+_ENGLISH_DATE = re.compile(
+    rf"\b(?:([0-9]{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(_ENGLISH_MONTHS)})|({'|'.join(_ENGLISH_MONTHS)})\s+([0-9]{{1,2}})"
+    rf"(?:st|nd|rd|th)?,?)(?:\s+(20[0-9]{{2}}))?\b")
+
+
+def _dates(clause: str) -> list[str]:
+    """The dates a folded clause states, French or English, written « 5 fevrier 2026 »."""
+    found = [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
+    for m in _ENGLISH_DATE.finditer(clause):
+        day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        found.append(" ".join(x for x in (day, _ENGLISH_MONTHS[month], m.group(5)) if x))
+    return found
+
+
+def _figure(number: str, unit: str) -> str:
+    unit = fold(unit)
+    return f"{NUMBER_WORDS.get(number, _ENGLISH_NUMBERS.get(number, number))} {_ENGLISH_UNITS.get(unit, unit)}"
 
 # « obligatoire depuis 2024 »: the year a rule is said to start from is part of what is claimed.
 _SINCE_YEAR = re.compile(
-    r"\b(?:depuis|des|a partir de|a compter de|d'ici|jusqu'en|since)\s+(?:(?:le |la |l')?(?:debut|fin|mi)\s+)?"
+    r"\b(?:depuis|des|a partir de|a compter de|d'ici|jusqu'en|since|from|by|until)\s+(?:(?:le |la |l')?(?:debut|fin|mi)\s+)?"
     r"(?:(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)\s+)?(20[0-9]{2})\b"
 )
 
 _BY_TEXT = re.compile(r"(?:imposee?s?|exigee?s?|prevue?s?|fixee?s?|requise?s?|rendue?s? obligatoires?) par\b")
 
 
-def _claims(text: str, r: dict) -> tuple[Claim, ...]:
+_ENGLISH_WORDS = frozenset([*_ENGLISH_MONTHS, *_ENGLISH_NUMBERS, "since", "each", "every", "now", "given", "because"])
+_ENGLISH_CLAUSE = re.compile(r"\b(?:the|was|were|is|are|has|have|since|which|what|does|did|our|we|and|for|with)\b")
+
+
+def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple[Claim, ...]:
     """Clauses asserted as true: introduced by a presupposition marker, or a declarative clause
     stating an obligation, ban, sanction, figure or deadline about the doctrine."""
     out: list[Claim] = []
@@ -295,8 +327,8 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
                     and re.search(r["claims"]["not_declarative"], clause) is None)
         asserted = confirming or carried or declared or any(re.search(p, clause) for p in markers)
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
-        values = [f"{NUMBER_WORDS.get(m.group(1), m.group(1))} {fold(m.group(2))}" for m in _NUMBER_UNIT.finditer(clause)]
-        values += [" ".join(x for x in m.groups() if x) for m in _DATE.finditer(clause)]
+        values = [_figure(m.group(1), m.group(2)) for m in _NUMBER_UNIT.finditer(clause)]
+        values += _dates(clause)
         values += [m.group(1) for m in _SINCE_YEAR.finditer(clause) if not any(m.group(1) in v for v in values)]
         stated = bool(values) and re.search(r["claims"]["text_subject"], clause) is not None
         carried = asserted and not kinds and not values and written.rstrip().endswith(",")
@@ -304,8 +336,15 @@ def _claims(text: str, r: dict) -> tuple[Claim, ...]:
             continue
         if not kinds and not values:
             continue
-        kind = kinds[0] if kinds else ("deadline" if _DATE.search(clause) else "quantity")
-        terms = frozenset(t for t in tokens(written) if not t.isdigit()) - frozenset(tokens(" ".join(markers)))
+        kind = kinds[0] if kinds else ("deadline" if _dates(clause) else "quantity")
+        # An English claim is about what the corpus says in French: its words read through the lexicon.
+        english = _ENGLISH_CLAUSE.search(clause) is not None
+        plain_words = " ".join(w for w in re.findall(r"[\w'-]+", written)
+                               if not (english and (fold(w) in ENGLISH_STOP or fold(w) in _ENGLISH_WORDS)))
+        words = _stems(plain_words, synonyms or {}) if english else frozenset(tokens(written))
+        # The figure is a value, not what the claim is about (« douze objectifs »: « objectifs »).
+        numbers = frozenset(t for n in (*NUMBER_WORDS, *_ENGLISH_NUMBERS) for t in tokens(n))
+        terms = frozenset(t for t in words if not t.isdigit()) - frozenset(tokens(" ".join(markers))) - numbers
         extended = re.search(r["claims"]["extension"], clause) is not None
         out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms, extended))
     # « la circulaire d'Élisabeth Borne de février 2026 »: who signed a text is taken for granted.
@@ -438,5 +477,5 @@ def analyse(
     return QuestionAnalysis(
         text=question, intent=intent, answer_type=answer_type, subject=subject, context=context,
         subject_text=" ".join(p.subject_text for p in parts), parts=tuple(parts),
-        references=_references(question, r), claims=_claims(question, r), names=tuple(dict.fromkeys(names)),
+        references=_references(question, r), claims=_claims(question, r, synonyms or {}), names=tuple(dict.fromkeys(names)),
     )

@@ -37,7 +37,7 @@ from assistant.answer.analysis import (
     rules,
 )
 from assistant.answer.citations import check_answer, verify_citations
-from assistant.answer.condense import heuristic_condense, history_text, refers_back, text_names
+from assistant.answer.condense import heuristic_condense, history_text, refers_back, resolve_rank, text_names
 from assistant.answer.fusion import fuse_hits
 from assistant.answer.gate import (
     GENERIC_STEMS,
@@ -211,9 +211,10 @@ class AnswerChain:
         return Question(cleaned, tuple(history or ()), k or self.settings.k, filters, use_llm)
 
     def condense(self, asked: Question) -> Condensed:
-        standalone = asked.text
+        own = standalone = asked.text
         if asked.history:
-            standalone = heuristic_condense(asked.text, asked.history)
+            own = standalone = resolve_rank(asked.text, asked.history)
+            standalone = heuristic_condense(own, asked.history)
             if self.llm is not None and asked.use_llm and standalone != asked.text:
                 try:
                     history = history_text(asked.history, self.wording.text("answer.history_user"),
@@ -225,7 +226,7 @@ class AnswerChain:
                     pass
         accents = self._generation_data()[0]
         standalone = reaccent(normalise(standalone, self.settings.prompts_dir), accents)
-        own = reaccent(normalise(asked.text, self.settings.prompts_dir), accents)
+        own = reaccent(normalise(own, self.settings.prompts_dir), accents)
         return Condensed(asked, standalone, own if standalone != own else None)
 
     def analyse(self, condensed: Condensed) -> QuestionAnalysis:
@@ -316,7 +317,13 @@ class AnswerChain:
                     and decision.top_dense < self.settings.gate.english_min_dense
                     and not self._english_terms_covered(question, snap, retrieval, condensed)):
                 return replace(decision, refused=True, reason=LOW_SIMILARITY)
-            return decision
+            # A figure or a date it takes for granted is checked as in French (« since the circular was
+            # signed on 5 March 2026 »); a rule worded in English has no French words to be looked up by.
+            # English words the corpus never uses cannot be looked up: the claim is about the others.
+            valued = replace(analysis, claims=tuple(
+                replace(c, terms=frozenset(t for t in c.terms if snap.idf(t) < unknown))
+                for c in analysis.claims if c.values))
+            return replace(decision, premises=self._unsupported_claims(condensed, valued, retrieval, snap))
         if analysis.intent == "draft" and (self._drafts_a_choice(analysis)
                                            or purchase_context(analysis, self.settings.prompts_dir)):
             return decision  # a purchase to justify: the drafter grounds it on the catalogue

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from assistant.answer.types import DEGRADED, GateDecision, Hit
 from assistant.config import GateThresholds
-from assistant.text import fold, tokens, words
+from assistant.text import ENGLISH_STOP, fold, tokens, words
 
 # Words every in-scope question shares: they prove nothing about coverage.
 _GENERIC = """
@@ -35,12 +35,7 @@ _REFERENCE = re.compile(
     r"((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b|(?-i:[A-Z])\b(?!')|(?-i:[A-Z])(?=\s+(?:of|du|de)\b))",
     re.IGNORECASE,
 )
-_EN_STOP = frozenset(
-    "the what which is are does do of and to for in on with how can should must who when where why at was were by "
-    "from our we us it its this that these those be been has have had would could will an any there their "
-    "without about into than if my your you they he she not but also only some other more most such please "
-    "need want use using buy choose choosing draft write get".split()
-)
+_EN_STOP = ENGLISH_STOP
 
 # Why the gate refused (``GateDecision.reason``); empty when it accepts.
 NO_PASSAGE = "no_passage"

@@ -64,6 +64,12 @@ _ABOUT_A_DRAFT = re.compile(
 )
 _CAVEAT = re.compile(r"n'a(?:ient|vaient)? pas (?:été|pu être) (?:lu|lus|lue|lues|consulté|consultée|consultés|vérifié)|"
                      r"n'(?:est|sont) pas (?:connue?s?|établie?s?)|à vérifier sur", re.IGNORECASE)
+# A section that lists what the sources leave open answers a question on how reliable a claim is, not
+# the question itself: its sentences come after the answer unless the buyer asks whether to trust it.
+_CAVEAT_SECTION = re.compile(r"pas établi|à vérifier|incertitude|limites des sources", re.IGNORECASE)
+_ASKS_RELIABILITY = re.compile(
+    r"(?:\b(?:fiables?|vrai|exacte?|confirm\w*|solide|sûre?|certaine?|sourcée?|reliable|true|accurate|confirmed|"
+    r"heard)\b|j'ai lu|lu que|entendu|para[iî]t|I read)", re.IGNORECASE)
 _ASKS_REFERENCE = re.compile(r"\b(r[ée]f[ée]rence|num[ée]ro|NOR)\b", re.IGNORECASE)
 # « La doctrine nous concerne-t-elle ? »: whom a text applies to is answered by the sentence saying so.
 _ASKS_APPLICABILITY = re.compile(
@@ -277,6 +283,8 @@ class ExtractiveGenerator:
         elif (wanted is None and analysis is not None and analysis.answer_type in ("yesno", "open")
               and _ASKS_APPLICABILITY.search(analysis.text)):
             wanted = _APPLICABILITY_CUE
+        # What the sources leave open is a note, not an answer, unless trust is what the buyer asks about.
+        open_section = analysis is None or not _ASKS_RELIABILITY.search(analysis.text)
         unit = None
         if wanted is not None and analysis is not None and analysis.answer_type == "figure":
             unit = next((cue for asks, cue in _FIGURE_UNITS if asks.search(analysis.text)), None)
@@ -288,7 +296,7 @@ class ExtractiveGenerator:
             # The topic the follow-up inherits breaks ties between sentences holding its own words.
             share += TOPIC_WEIGHT * sum(weight(t) for t in topic & found) / max(1e-9, sum(weight(t) for t in topic))
             cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
-            caveat = 1.0 if _CAVEAT.search(block) else 0.0  # says what was not read: a note, not an answer
+            caveat = 1.0 if _CAVEAT.search(block) or (open_section and _CAVEAT_SECTION.search(hits[rank].section)) else 0.0
             # Asked for an amount (« quel plafond »), a sentence without one cannot answer first.
             kind = unit is not None and unit.search(block) is not None and not caveat
             return (kind, share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))) - caveat, -i)

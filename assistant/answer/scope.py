@@ -164,6 +164,35 @@ def reference_found(ref: Reference, corpus: str) -> bool:
     return re.search(pattern, corpus) is not None
 
 
+_DAY_MONTH = re.compile(r"(1er|[0-9]{1,2}) (janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
+                        r"decembre)(?: (20[0-9]{2}))?")
+
+
+def _value_found(value: str, folded: str) -> bool:
+    """Whether a section states the value: a date by its day and month together (« 5 mars » is not
+    « 5 février »), and its year too when one is given; a figure by its number (and unit word)."""
+    date = _DAY_MONTH.fullmatch(value)
+    if date:
+        day, month, year = date.groups()
+        return (re.search(rf"(?<![0-9]){day.replace('er', '')}(?:er)?\s+{month}\b", folded) is not None
+                and (year is None or year in folded))
+    number, _, unit = value.partition(" ")
+    scale = next((pattern for units, pattern in _SCALES if unit in units), None)
+    if scale:  # « 5 M€ » is not « 5 % »: an amount in millions or a percentage keeps its unit
+        return re.search(rf"(?<![0-9]){_value_pattern(value)}\s*(?:{scale})", folded) is not None
+    if unit in _COUNTED:  # « neuf objectifs »: a count of things is that number of those things
+        return re.search(rf"(?<![0-9]){_value_pattern(value)}\s+(?:[a-z-]+\s+)?{unit[:-1]}", folded) is not None
+    return re.search(rf"(?<![0-9]){_value_pattern(value)}", folded) is not None
+
+
+_SCALES = (
+    (frozenset({"m€", "million", "millions"}), r"m€|m ?d'euros|millions?\b|me\b"),
+    (frozenset({"milliards", "milliard", "billion"}), r"md€|mds?\b|milliards?\b"),
+    (frozenset({"%", "pour cent", "pourcent", "per cent", "percent"}), r"%|pour ?cent\b"),
+)
+_COUNTED = frozenset({"objectifs", "criteres", "regles", "etapes", "exigences", "mesures"})
+
+
 def _value_pattern(value: str) -> str:
     number = value.partition(" ")[0]
     digits = re.sub(r"[ ,.]", "", number)
@@ -214,7 +243,7 @@ def claim_supported(
         years = all(re.fullmatch(r"20[0-9]{2}", v) for v in claim.values)
         if claim.values:
             # « en premier des neuf objectifs »: the figure is incidental, the rank or ban is the claim.
-            if (about >= 0.5 and all(re.search(rf"(?<![0-9]){_value_pattern(v)}", folded) for v in claim.values)
+            if (about >= 0.5 and all(_value_found(v, folded) for v in claim.values)
                     and (stated or (claim.kind not in _RULE_KINDS and not years))):
                 return True
             continue
