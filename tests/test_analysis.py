@@ -458,3 +458,18 @@ def test_a_claimed_value_needs_its_own_unit_and_a_date_its_month() -> None:
     money = Claim("seuil de 5 M€", "quantity", ("5 m€",), frozenset({"seuil"}))
     assert not claim_supported(money, [fold("Seuil : 9 M€ TTC ; 5 % des projets.")], {})
     assert claim_supported(money, [fold("Seuil : 5 millions d'euros.")], {})
+
+
+def test_a_question_on_whether_to_trust_what_was_read_is_about_what_was_read() -> None:
+    a = _a("J'ai lu que la doctrine vaut aussi pour les reconductions de contrats. C'est solide comme info ?")
+    assert [p.text for p in a.parts] == ["J'ai lu que la doctrine vaut aussi pour les reconductions de contrats."]
+    assert "solid" not in a.subject and "reconduct" in a.subject
+    # A question with a subject of its own that does not point back keeps it.
+    b = _a("J'ai lu un article sur la réversibilité. Quels délais fixe le Data Act pour changer de cloud ?")
+    assert [p.text for p in b.parts] == ["Quels délais fixe le Data Act pour changer de cloud ?"]
+
+
+def test_a_word_read_through_the_lexicon_leaves_none_of_its_stems_behind() -> None:
+    a = analyse("La doctrine a été dévoilée lors de quel événement ?", PROMPTS, GENERIC_STEMS,
+                {"devoilee": "présentée annoncée"})
+    assert "present" in a.subject and not any(t.startswith("devoil") for t in a.subject), a.subject

@@ -747,3 +747,13 @@ def test_what_the_sources_leave_open_does_not_answer_first(pipeline: Pipeline) -
     # Asked whether a claim can be trusted, the list of what is not established may come first.
     doubt = pipeline.chain.invoke("J'ai lu que la version 2023 de « cloud au centre » compte 15 règles, c'est fiable ?")
     assert not doubt.refused, doubt.answer
+
+
+@pytest.mark.parametrize("question", [
+    "Fin de gestion : comment reporter les crédits de paiement non consommés de notre marché d'infogérance ?",
+    "Changement d'opérateur télécom : quel délai de portabilité de nos numéros fixes ?",
+    "Le prestataire réclame son manque à gagner après la résiliation : comment le chiffrer devant le tribunal ?",
+])
+def test_budget_telecom_and_litigation_are_neighbouring_fields(pipeline: Pipeline, question: str) -> None:
+    answer = pipeline.chain.invoke(question)
+    assert answer.refused and "ne traitent pas" in answer.answer, answer.answer

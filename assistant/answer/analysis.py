@@ -112,6 +112,12 @@ def _questions(sentence: str, own_subject: Callable[[str], bool]) -> list[str]:
     return [p if p.endswith("?") else f"{p} ?" for p in pieces]
 
 
+# What the buyer read or heard (« J'ai lu que… », « I read that… »), and a question that points back at it.
+_REPORTED = re.compile(r"\b(?:j'ai (?:lu|vu|entendu)|on m'a (?:dit|explique)|on me dit|il para[iî]t|i (?:read|heard|saw)|"
+                       r"i was told|i've (?:read|heard))\b")
+_ABOUT_IT = re.compile(r"\b(?:c'est|ca|cela|ceci|ce (?:chiffre|montant|point|pourcentage|delai|seuil)|cette "
+                       r"(?:info\w*|affirmation|phrase|date|donnee|source|regle)|cet (?:element|article)|l'info\w*|"
+                       r"it|this|that)\b")
 _PREFACE = re.compile(r"^(?P<pre>[^:?]+?)\s+:\s+(?P<q>[^:]+\?)$")
 _POINTS_BACK = re.compile(
     r"\b(?:comment|pour|de|a|je|on|nous|vous|il|elle|peut|peux|doit|dois|faut)\s+(?:l'|le|la|les|lui|leur|y|en)\s*"
@@ -203,8 +209,10 @@ def _stems(text: str, synonyms: dict[str, str]) -> frozenset[str]:
     folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(text)))} "
     found = [key for key in synonyms if f" {key} " in folded]
     out = set(tokens(text))
+    written = re.findall(r"[\w-]+", text)
     for key in found:
-        out -= set(tokens(key))
+        # A folded word may stem apart from its accented form (« devoilee », « dévoilée »): both go.
+        out -= set(tokens(key)) | {t for w in written if fold(w) in key.split() for t in tokens(w)}
     for key in found:
         out |= set(tokens(synonyms[key]))
     return frozenset(out)
@@ -449,6 +457,16 @@ def analyse(
             core_stems = _stems(core_text, synonyms or {}) - generic
             core = Part(question_text, core_stems, core_text, _predicates(core_text) & core_stems)
         parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems, core))
+    reported = [s for s in narrative if _REPORTED.search(fold(s)) and _stems(s, synonyms or {}) - generic]
+    if reported and parts and all(_ABOUT_IT.search(fold(p.text)) for p in parts):
+        # « J'ai lu que l'État dépense 4,5 Md€ par an. Je peux reprendre ce chiffre tel quel ? »: the
+        # question asks whether to trust what was read; what was read is its subject.
+        parts = []
+        for sentence in reported:
+            spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+            subject_text, _ = _strip_spans(sentence, _merge(spans))
+            parts.append(Part(sentence, _stems(subject_text, synonyms or {}) - generic, subject_text,
+                              _predicates(subject_text) & _stems(subject_text, synonyms or {})))
     if narrative and not any(own_subject(p.text) for p in parts):
         # « Notre projet tourne sur un cloud non qualifié et traite des données sensibles. Quelle
         # démarche pour régulariser ? »: the question names no topic of its own; each sentence of
