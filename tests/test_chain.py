@@ -757,3 +757,13 @@ def test_what_the_sources_leave_open_does_not_answer_first(pipeline: Pipeline) -
 def test_budget_telecom_and_litigation_are_neighbouring_fields(pipeline: Pipeline, question: str) -> None:
     answer = pipeline.chain.invoke(question)
     assert answer.refused and "ne traitent pas" in answer.answer, answer.answer
+
+
+def test_a_closed_question_whose_answer_denies_it_opens_with_no(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Est-ce que la qualification HDS suffit pour des données de santé sensibles ?")
+    assert answer.answer.startswith("**Non. "), answer.answer
+    _verify(answer)
+    # Asked in the negative, or answered by a sentence that denies something else: no short answer.
+    for question in ("La qualification HDS ne suffit-elle pas pour des données de santé sensibles ?",
+                     "Faut-il saisir la DINUM pour un projet de 12 M€ ?"):
+        assert not pipeline.chain.invoke(question).answer.startswith("**Non"), question

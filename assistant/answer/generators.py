@@ -81,6 +81,27 @@ _APPLICABILITY_CUE = re.compile(
     r"champ d'application|destinataires?)\b", re.IGNORECASE)
 
 
+# « Le CCAG-TIC s'applique-t-il tout seul ? » — « Le CCAG-TIC ne s'applique pas automatiquement… »: the
+# lead denies the very verb or adjective the question asks about, so the short answer is « non ».
+_DENIAL = re.compile(
+    r"\b(?:ne|n')\s*(?:(?:se|s'|l'|le|la|les|y|en|lui|leur)\s*)?([a-z]+)(?:\s+(?:donc|pourtant|toutefois|en effet))?"
+    r"\s+(?:pas|plus|jamais|nullement|aucune?)\b((?:\s+[a-z]+){0,2})")
+_AUXILIARIES = frozenset(tokens("est sont etait etaient sera seront a ont avait fait font peut peuvent doit doivent "
+                                "faut juridiquement forcement necessairement encore toujours du de la le les un une"))
+_ASKS_NEGATIVELY = re.compile(r"\b(?:ne|n'|pas|plus|jamais|aucune?|sans|non|not|no)\b|n't\b")
+
+
+def denies(block: str, analysis: QuestionAnalysis) -> bool:
+    """Whether the lead sentence says « no » to a French yes/no question that takes nothing for granted:
+    it negates a word the question asks about (a question asked in the negative is left alone)."""
+    question = fold(analysis.text)
+    if analysis.answer_type != "yesno" or analysis.claims or _ASKS_NEGATIVELY.search(question):
+        return False
+    asked = set(tokens(analysis.text)) - _AUXILIARIES
+    head = fold(block.split("\n", 1)[0])
+    return any(asked & (set(tokens(" ".join(m.groups()))) - _AUXILIARIES) for m in _DENIAL.finditer(head))
+
+
 def _is_press(hit: Hit) -> bool:
     return hit.kind == "presse"
 
@@ -220,7 +241,8 @@ class ExtractiveGenerator:
         if lead:
             chosen.insert(0, chosen.pop(lead))
             twins = {(0 if i == lead else i + 1 if i < lead else i): v for i, v in twins.items()}
-        return self._compose(hits, chosen, twins, sections)
+        no = chosen and analysis is not None and denies(chosen[0][2], analysis)
+        return self._compose(hits, chosen, twins, sections, self.wording.text("answer.short_no") if no else "")
 
     def _candidate_units(
         self, hit: Hit, hits: Sequence[Hit], sections: SectionLookup, seen: set[str],
@@ -305,7 +327,7 @@ class ExtractiveGenerator:
 
     def _compose(
         self, hits: Sequence[Hit], chosen: list[tuple[int, int, str]], twins: dict[int, list[tuple[int, str]]],
-        sections: SectionLookup,
+        sections: SectionLookup, short: str = "",
     ) -> Generated:
         numbers: dict[str, int] = {}
         quotes: dict[str, list[str]] = {}
@@ -337,11 +359,11 @@ class ExtractiveGenerator:
                 if head.lstrip().startswith(("-", "*")) or head[:2].strip(".").isdigit():
                     rest, head = [head, *rest], ""
                 body = "\n".join(f"  {r}" if not r.startswith("  ") else r for r in rest)
-                lines.append(((f"**{head}**" if i == 0 else f"- {head}") + f"{note} {marks}\n{body}") if head
+                lines.append(((f"**{short}{head}**" if i == 0 else f"- {head}") + f"{note} {marks}\n{body}") if head
                              else f"{body}\n  {marks}")
             else:
                 text = block[2:] if block.startswith("- ") else block
-                lines.append((f"**{text}**" if i == 0 else f"- {text}") + f"{note} {marks}")
+                lines.append((f"**{short}{text}**" if i == 0 else f"- {text}") + f"{note} {marks}")
             if i == 0:
                 lines.append("")
         citations: list[Citation] = []
