@@ -767,3 +767,15 @@ def test_a_closed_question_whose_answer_denies_it_opens_with_no(pipeline: Pipeli
     for question in ("La qualification HDS ne suffit-elle pas pour des données de santé sensibles ?",
                      "Faut-il saisir la DINUM pour un projet de 12 M€ ?"):
         assert not pipeline.chain.invoke(question).answer.startswith("**Non"), question
+
+
+def test_a_local_authority_said_to_be_bound_by_the_circular_is_a_premise_about_its_scope(pipeline: Pipeline) -> None:
+    question = "Avant quelle date notre commune doit-elle avoir migré sa messagerie en SecNumCloud au titre de la circulaire ?"
+    assert [c.kind for c in pipeline.chain.analyse_text(question).claims] == ["application"]
+    answer = pipeline.chain.invoke(question)
+    assert answer.premises and answer.answer.startswith("**Non, selon les textes indexés**"), answer.answer
+    lead = answer.answer.split("\n\n")[1]
+    assert "s'adresse" in lead or "visées" in lead, answer.answer  # whom the circular addresses, first
+    _verify(answer)
+    # A deadline asked about the State's own services takes nothing for granted about its scope.
+    assert not pipeline.chain.analyse_text("Avant quelle date les ministères doivent-ils appliquer la circulaire ?").claims

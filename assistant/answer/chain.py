@@ -254,6 +254,8 @@ class AnswerChain:
         if self._method_question(analysis):
             rankings.insert(0, self.searcher.retrieve(self.rules["purchase_procedure_query"], k,
                                                       filters=asked.filters).hits)
+        if any(c.kind == "application" for c in analysis.claims):  # whom the doctrine binds, taken for granted
+            rankings.insert(0, self.searcher.retrieve(self.rules["application_query"], k, filters=asked.filters).hits)
         hits = tuple(fuse_hits(rankings, depth)) if len(rankings) > 1 else primary.hits
         scope_hits: tuple[Hit, ...] = ()
         named = list(dict.fromkeys(query for stems, query in self.topics if stems and stems <= analysis.subject))

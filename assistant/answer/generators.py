@@ -77,7 +77,7 @@ _ASKS_APPLICABILITY = re.compile(
     r"tenue?s? (?:par|de)|vis[ée]e?s? par|does (?:it|this|the \w+) apply|applies to|bound by|covered by)", re.IGNORECASE)
 _APPLICABILITY_CUE = re.compile(
     r"\b(?:s'adresse|s'appliquer?a?i?t? (?:à|aux|au|aussi|également)|ne vise|vise (?:les|l'|le|la|aussi|uniquement|"
-    r"seulement|notamment)|(?:pas |ne soient pas |sont )visée?s? par|concerne (?:les|l'|le|la|aussi|uniquement)|périmètre|"
+    r"seulement|notamment)|(?:pas |ne soient pas |sont )visée?s?\b|concerne (?:les|l'|le|la|aussi|uniquement)|périmètre|"
     r"champ d'application|destinataires?)\b", re.IGNORECASE)
 
 
@@ -171,7 +171,8 @@ class ExtractiveGenerator:
         # A question wanting a name, a date or a figure: a sentence that holds one answers it more likely.
         kind = analysis.answer_type if analysis is not None else ""
         wanted = _ANSWER_CUES.get(kind) if kind in ("actor", "date", "figure") else None
-        if wanted is None and kind in ("yesno", "open") and _ASKS_APPLICABILITY.search(analysis.text):  # type: ignore[union-attr]
+        if analysis is not None and ((wanted is None and kind in ("yesno", "open") and _ASKS_APPLICABILITY.search(analysis.text))
+                                     or any(c.kind == "application" for c in analysis.claims)):
             wanted = _APPLICABILITY_CUE
         if wanted is not None and kind == "figure":
             wanted = next((cue for asks, cue in _FIGURE_UNITS if asks.search(analysis.text)), wanted)  # type: ignore[union-attr]
@@ -302,9 +303,12 @@ class ExtractiveGenerator:
         wanted = _ANSWER_CUES.get(analysis.answer_type) if analysis is not None else None
         if analysis is not None and _ASKS_REFERENCE.search(analysis.text):
             wanted = _ANSWER_CUES["reference"]
-        elif (wanted is None and analysis is not None and analysis.answer_type in ("yesno", "open")
-              and _ASKS_APPLICABILITY.search(analysis.text)):
-            wanted = _APPLICABILITY_CUE
+        elif analysis is not None and ((wanted is None and analysis.answer_type in ("yesno", "open")
+                                        and _ASKS_APPLICABILITY.search(analysis.text))
+                                       or any(c.kind == "application" for c in analysis.claims)):
+            wanted = _APPLICABILITY_CUE  # whom a text binds, asked or taken for granted
+        # A text said to bind someone: the sentence saying whom it addresses answers first.
+        bound = analysis is not None and any(c.kind == "application" for c in analysis.claims)
         # What the sources leave open is a note, not an answer, unless trust is what the buyer asks about.
         open_section = analysis is None or not _ASKS_RELIABILITY.search(analysis.text)
         unit = None
@@ -320,7 +324,7 @@ class ExtractiveGenerator:
             cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
             caveat = 1.0 if _CAVEAT.search(block) or (open_section and _CAVEAT_SECTION.search(hits[rank].section)) else 0.0
             # Asked for an amount (« quel plafond »), a sentence without one cannot answer first.
-            kind = unit is not None and unit.search(block) is not None and not caveat
+            kind = ((unit is not None and unit.search(block) is not None) or (bound and cue > 0)) and not caveat
             return (kind, share + 0.5 * cue + 0.3 * (1 - rank / max(1, len(hits))) - caveat, -i)
 
         return max(enumerate(chosen), key=score)[0]
