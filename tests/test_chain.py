@@ -779,3 +779,11 @@ def test_a_local_authority_said_to_be_bound_by_the_circular_is_a_premise_about_i
     _verify(answer)
     # A deadline asked about the State's own services takes nothing for granted about its scope.
     assert not pipeline.chain.analyse_text("Avant quelle date les ministères doivent-ils appliquer la circulaire ?").claims
+
+
+def test_the_buyers_context_does_not_pull_the_answer_towards_the_documents_it_names(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Je rédige l'annexe sécurité de mon CCTP et le règlement de consultation du marché. "
+                                   "Quelle est la version en vigueur du référentiel SecNumCloud ?")
+    assert not answer.refused, answer.answer
+    assert any(c.doc_id == "secnumcloud" for c in answer.citations[:2]), answer.answer
+    _verify(answer)

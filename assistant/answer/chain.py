@@ -110,6 +110,9 @@ def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
+CONTEXT_SHARE = 0.6  # a subject this small a share of the question's words: the rest is the buyer's context
+
+
 class AnswerChain:
     def __init__(
         self, settings: Settings, searcher: Searcher, llm: LLMGenerator | None = None,
@@ -267,6 +270,12 @@ class AnswerChain:
             found = self.searcher.retrieve(self.lexicon.expand(part.subject_text.strip() or part.text), k,
                                            filters=asked.filters)
             parts.append(PartRetrieval(part, found.hits, found.max_dense))
+        # « Quelle est la version en vigueur de SecNumCloud ? C'est pour l'annexe sécurité du CCTP. »: the
+        # buyer's context pulls the search towards the documents it names; the subject searched alone
+        # brings back the section that answers.
+        if (not condensed.focus and len(parts) == 1
+                and len(tokens(parts[0].part.subject_text)) <= CONTEXT_SHARE * len(tokens(condensed.standalone))):
+            hits = tuple(fuse_hits([*rankings, parts[0].hits], depth))
         return Retrieval(primary.query, primary.filters, primary.mode, hits, primary.gate_hits, primary.max_dense,
                          tuple(parts), scope_hits)
 
