@@ -787,3 +787,12 @@ def test_the_buyers_context_does_not_pull_the_answer_towards_the_documents_it_na
     assert not answer.refused, answer.answer
     assert any(c.doc_id == "secnumcloud" for c in answer.citations[:2]), answer.answer
     _verify(answer)
+
+
+def test_an_english_follow_up_that_narrows_the_last_answer_inherits_its_topic(pipeline: Pipeline) -> None:
+    history = [{"role": "user", "content": "Data Act: cloud switching fees?"},
+               {"role": "assistant", "content": "Limited to direct costs until January 2027, then banned (article 29)."}]
+    assert heuristic_condense("Even in a multi-cloud setup?", history).endswith("Data Act: cloud switching fees?")
+    answer = pipeline.chain.invoke("Even in a multi-cloud setup?", history)
+    assert not answer.refused and "multicloud" in answer.answer.split("\n\n", 1)[0], answer.answer
+    _verify(answer)

@@ -11,7 +11,8 @@ from assistant.text import tokens
 
 _ELLIPTIC_START = re.compile(
     r"^\s*(et|mais|aussi|pareil|idem|dans ce cas|alors|ensuite|puis|sinon|et si|et pour|et en|et quand|"
-    r"et qu|et la|et le|et les|qu'en est-il|quid|and|what about|how about|so)\b",
+    r"et qu|et la|et le|et les|qu'en est-il|quid|and|what about|how about|so|even|also|only|just|what if|but if|"
+    r"in that case|then)\b",
     re.IGNORECASE,
 )
 ELLIPTIC_MAX_WORDS = 3  # content words: « et le délai ? »
