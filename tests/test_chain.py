@@ -796,3 +796,9 @@ def test_an_english_follow_up_that_narrows_the_last_answer_inherits_its_topic(pi
     answer = pipeline.chain.invoke("Even in a multi-cloud setup?", history)
     assert not answer.refused and "multicloud" in answer.answer.split("\n\n", 1)[0], answer.answer
     _verify(answer)
+
+
+def test_a_question_on_the_conditions_of_a_rule_leads_with_them(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Le développement sur mesure, c'est permis quand ?")
+    assert "aucune solution existante" in answer.answer.split("\n\n", 1)[0], answer.answer
+    _verify(answer)

@@ -102,6 +102,17 @@ def denies(block: str, analysis: QuestionAnalysis) -> bool:
     return any(asked & (set(tokens(" ".join(m.groups()))) - _AUXILIARIES) for m in _DENIAL.finditer(head))
 
 
+# « Dans quels cas… ? », « c'est permis quand ? »: the conditions of a rule, not a date.
+_ASKS_CONDITIONS = re.compile(
+    r"\b(?:dans quels? cas|dans quelles? (?:situations?|conditions?|circonstances?)|[àa] quelles? conditions?|sous quelles? "
+    r"conditions?|(?:permise?|autorisée?|admise?|possible|justifiée?|le droit)\s*(?:,\s*)?quand|quand (?:est-ce qu'on peut|"
+    r"peut-on|a-t-on le droit|est-il (?:permis|possible|autorisé))|in which cases|under what conditions|when (?:is|are) "
+    r"(?:it|they) (?:allowed|permitted|justified))", re.IGNORECASE)
+_CONDITION_CUE = re.compile(
+    r"\b(?:lorsqu(?:e|')|sauf|à condition|seulement si|uniquement si|exceptions?|admet|se justifie|justifient|"
+    r"dans (?:deux|trois|les|ces) (?:cas|situations)|faute de|en dernier (?:ressort|recours))", re.IGNORECASE)
+
+
 def _is_press(hit: Hit) -> bool:
     return hit.kind == "presse"
 
@@ -176,6 +187,8 @@ class ExtractiveGenerator:
             wanted = _APPLICABILITY_CUE
         if wanted is not None and kind == "figure":
             wanted = next((cue for asks, cue in _FIGURE_UNITS if asks.search(analysis.text)), wanted)  # type: ignore[union-attr]
+        if analysis is not None and _ASKS_CONDITIONS.search(analysis.text):
+            wanted = _CONDITION_CUE
         scored: list[tuple[float, int, int, Unit]] = []
         for rank, u_i, unit, unit_terms, outside_passage in candidates:
             overlap = (sum(weight(t) for t in terms & unit_terms)
@@ -303,6 +316,8 @@ class ExtractiveGenerator:
         wanted = _ANSWER_CUES.get(analysis.answer_type) if analysis is not None else None
         if analysis is not None and _ASKS_REFERENCE.search(analysis.text):
             wanted = _ANSWER_CUES["reference"]
+        elif analysis is not None and _ASKS_CONDITIONS.search(analysis.text):
+            wanted = _CONDITION_CUE
         elif analysis is not None and ((wanted is None and analysis.answer_type in ("yesno", "open")
                                         and _ASKS_APPLICABILITY.search(analysis.text))
                                        or any(c.kind == "application" for c in analysis.claims)):
