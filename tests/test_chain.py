@@ -802,3 +802,10 @@ def test_a_question_on_the_conditions_of_a_rule_leads_with_them(pipeline: Pipeli
     answer = pipeline.chain.invoke("Le développement sur mesure, c'est permis quand ?")
     assert "aucune solution existante" in answer.answer.split("\n\n", 1)[0], answer.answer
     _verify(answer)
+
+
+def test_an_english_question_on_who_drafted_the_circular_gets_the_names(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Which ministers drafted the circular?")
+    assert "Roland Lescure" in answer.answer.split("\n\n", 1)[0] or "trois membres" in answer.answer.split("\n\n", 1)[0], \
+        answer.answer
+    assert "Anne Le Hénanff" in answer.answer, answer.answer
