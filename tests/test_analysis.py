@@ -179,6 +179,11 @@ def test_a_label_or_guide_named_between_quotes_is_a_reference() -> None:
     assert not reference_found(a.references[0], fold("Le guide de l'achat numérique responsable (2021)."))
     assert reference_found(a.references[0], fold("Le guide « Achats verts numériques 2027 » est paru."))
     assert _a("Notre outil « Zephyr » doit-il être hébergé en SecNumCloud ?").references == ()  # a tool, not a text
+    # A level of a referential named between quotes must be one the texts know.
+    level = _a("RGESN niveau « Gold » : combien de points pour l'exiger ?").references
+    assert [(r.kind, r.keys) for r in level] == [("nom_cite", ("gold",))]
+    assert reference_found(_a("RGAA niveau « AA » : c'est le niveau à viser ?").references[0], fold("le niveau AA"))
+    assert _a("L'offre « Nubo » de notre hébergeur est-elle qualifiée ?").references == ()  # a product, not a text
 
 
 def test_a_nor_shaped_code_is_a_reference_with_or_without_the_word() -> None:
