@@ -478,3 +478,13 @@ def test_a_word_read_through_the_lexicon_leaves_none_of_its_stems_behind() -> No
     a = analyse("La doctrine a été dévoilée lors de quel événement ?", PROMPTS, GENERIC_STEMS,
                 {"devoilee": "présentée annoncée"})
     assert "present" in a.subject and not any(t.startswith("devoil") for t in a.subject), a.subject
+
+
+def test_the_year_a_rule_is_said_to_start_from_must_sit_next_to_the_rule() -> None:
+    claim = _a("Les frais de sortie cloud sont interdits depuis 2024 avec la loi SREN, je refuse la facture ?").claims[0]
+    families = {"ban": [r"\binterdi\w*"]}
+    far = ("La loi SREN du 21 mai 2024 encadre les frais de sortie du cloud et les crédits cloud, les transferts de "
+           "données et l'interopérabilité, sous le contrôle de l'Arcep et avec des plafonds à fixer par arrêté. "
+           "À compter du 12 janvier 2027, les frais de changement de fournisseur cloud sont interdits.")
+    assert not claim_supported(claim, [fold(far)], families)
+    assert claim_supported(claim, [fold("Depuis 2024, la loi SREN : les frais de sortie cloud sont interdits.")], families)

@@ -216,6 +216,19 @@ def _affirmed(pattern: str, folded: str) -> bool:
     return False
 
 
+DATED_WITHIN = 120  # characters between a rule and the year said to start it
+
+
+def _dated(patterns: Sequence[str], year: str, folded: str) -> bool:
+    """Whether a stated rule has the year next to it (within ``DATED_WITHIN`` characters)."""
+    for pattern in patterns:
+        for m in re.finditer(pattern, folded):
+            if _affirmed(pattern, folded[max(0, m.start() - 30):m.end() + 12]) and \
+                    year in folded[max(0, m.start() - DATED_WITHIN):m.end() + DATED_WITHIN]:
+                return True
+    return False
+
+
 def claim_supported(
     claim: Claim, sections: Iterable[str], families: Mapping[str, Sequence[str]],
     idf: Callable[[str], float] | None = None,
@@ -241,6 +254,9 @@ def claim_supported(
         stated = any(_affirmed(p, folded) for p in families.get(claim.kind, ()))
         # « obligatoire depuis 2024 »: a year alone dates the rule, the rule itself must be stated.
         years = all(re.fullmatch(r"20[0-9]{2}", v) for v in claim.values)
+        if years and stated:
+            # « interdits depuis 2024 »: the year dates the rule, so the section says it next to the rule.
+            stated = all(_dated(families.get(claim.kind, ()), v, folded) for v in claim.values)
         if claim.values:
             # « en premier des neuf objectifs »: the figure is incidental, the rank or ban is the claim.
             if (about >= 0.5 and all(_value_found(v, folded) for v in claim.values)
