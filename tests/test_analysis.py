@@ -314,6 +314,9 @@ def test_words_the_corpus_writes_without_accents_are_left_alone() -> None:
         ("Ils peuvent quand même prétendre à SecNumCloud ?", {"pretendr"}),
         ("Sur combien d'années amortir les licences ?", set()),  # the topic itself, no frame before it
         ("Quel est le cadre de l'offre du dossier ?", set()),  # nouns in -re and -ier are not verbs
+        # Infinitives coordinated with the first one frame the question too, not a noun after a determiner.
+        ("Critère coût : comment comparer prolonger l'existant et migrer ?", {"compar", "prolong", "migr"}),
+        ("Comment choisir le cluster et le dossier ?", {"chois"}),
     ],
 )
 def test_the_verbs_that_frame_a_question_are_not_its_subject(question: str, predicates: set[str]) -> None:
@@ -488,3 +491,17 @@ def test_the_year_a_rule_is_said_to_start_from_must_sit_next_to_the_rule() -> No
            "À compter du 12 janvier 2027, les frais de changement de fournisseur cloud sont interdits.")
     assert not claim_supported(claim, [fold(far)], families)
     assert claim_supported(claim, [fold("Depuis 2024, la loi SREN : les frais de sortie cloud sont interdits.")], families)
+
+
+def test_a_confirmation_tag_on_a_date_and_the_frame_of_a_claim() -> None:
+    # « …du 15 janvier 2026 » — c'est bien cette date ? asserts the date; the buyer's dash is no follow-up.
+    claims = _a("Notre note cite « la circulaire Lecornu du 15 janvier 2026 » — c'est bien cette date ?").claims
+    assert [c.values for c in claims] == [("15 janvier 2026",)], claims
+    assert _a("Notre note cite « la circulaire du 15 janvier 2026 » — qui l'a signée ?").claims == ()
+    # « comment intégrer le volet désormais obligatoire »: the claim is about the volet, not the question's verb.
+    claim = _a("Relance du marché : comment intégrer le volet environnemental désormais obligatoire ?").claims[0]
+    assert {"integr", "desorm"}.isdisjoint(claim.terms) and "environnemental" in claim.terms, claim
+    families = {"obligation": [r"\bobligatoires?\b"]}
+    section = fold("Loi Climat : au moins un critère environnemental est obligatoire, et le volet environnemental "
+                   "des marchés est renforcé.")
+    assert claim_supported(claim, [section], families)

@@ -809,3 +809,19 @@ def test_an_english_question_on_who_drafted_the_circular_gets_the_names(pipeline
     assert "Roland Lescure" in answer.answer.split("\n\n", 1)[0] or "trois membres" in answer.answer.split("\n\n", 1)[0], \
         answer.answer
     assert "Anne Le Hénanff" in answer.answer, answer.answer
+
+
+def test_a_verb_no_text_uses_of_a_neighbouring_field_is_named_even_as_the_whole_subject(pipeline: Pipeline) -> None:
+    # « comment amortir » is the whole question: the frame verb is the subject, and its field is named.
+    answer = pipeline.chain.invoke("Comment amortir dans nos comptes des licences logicielles perpétuelles ?")
+    assert answer.refused and "amortir" in answer.answer, answer.answer
+
+
+def test_a_follow_up_reads_its_own_claims_and_a_question_asked_alone_reads_all_of_it(pipeline: Pipeline) -> None:
+    wrong = pipeline.chain.invoke("Notre note cite « la circulaire du 15 janvier 2026 » sur l'achat numérique — "
+                                  "c'est bien cette date ?")
+    assert wrong.premises and wrong.answer.startswith("**Non, selon les textes indexés**"), wrong.answer
+    history = [{"role": "user", "content": "La circulaire du 15 janvier 2026 sur l'achat numérique, c'est bien ça ?"},
+               {"role": "assistant", "content": "Non : la circulaire n° 6519/SG est du 5 février 2026."}]
+    follow = pipeline.chain.invoke("Et elle s'adresse à qui ?", history=history)
+    assert not follow.premises, follow.answer

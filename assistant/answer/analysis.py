@@ -226,11 +226,32 @@ _VERB_AFTER = re.compile(
 )
 
 
+_INFINITIVE = r"[a-z]{2,}(?:er|ir|ndre|ttre|uire|crire|ivre|aitre|oir)"
+# An infinitive coordinated with the one before (« comparer, prolonger l'existant et migrer »): right
+# after it, or after its object of one word (then not a noun in « -ier »: « le marché et dossier »). Never
+# a noun after a determiner (« et le cluster »): only a reflexive or adverbial pronoun may stand before the verb.
+_VERB_CLITIC = r"(?:(?:se|y|en)\s+|[sl]')?"
+_COORDINATED_VERB = re.compile(
+    r"(?:\s*,\s*|\s+(?:et|ou|puis)\s+|\s+)" + _VERB_CLITIC + r"(?P<v>" + _INFINITIVE + r")\b"
+    r"|\s+(?:[ldnms]'|(?:le|la|les|un|une|des|du|notre|nos|votre|vos|son|sa|ses|leur|leurs|ce|cet|cette|ces)\s+)?"
+    r"[a-z-]+\s*(?:,|\s+(?:et|ou|puis))\s+" + _VERB_CLITIC + r"(?P<w>(?!\w+ier\b)" + _INFINITIVE + r")\b"
+)
+
+
 def _predicates(text: str) -> frozenset[str]:
     """Stems of the infinitives that frame the question (« pour régulariser », « comment choisir »,
-    « peuvent prétendre »): they say what the buyer wants to do, not what the texts must treat."""
-    verbs = [m.group("v") for m in _VERB_AFTER.finditer(fold(text))
-             if not (m.group("t") in ("a", "de") and m.group("v").endswith("ier"))]  # « de dossier »
+    « peuvent prétendre », « comment comparer, prolonger l'existant et migrer »): they say what the
+    buyer wants to do, not what the texts must treat."""
+    folded = fold(text)
+    verbs = []
+    for m in _VERB_AFTER.finditer(folded):
+        if m.group("t") in ("a", "de") and m.group("v").endswith("ier"):
+            continue  # « de dossier »
+        verbs.append(m.group("v"))
+        end = m.end()
+        while (more := _COORDINATED_VERB.match(folded, end)) is not None:
+            verbs.append(more.group("v") or more.group("w"))
+            end = more.end()
     return frozenset(t for v in verbs for t in tokens(v))
 
 
@@ -300,6 +321,11 @@ _SINCE_YEAR = re.compile(
     r"(?:(?:janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|decembre)\s+)?(20[0-9]{2})\b"
 )
 
+# What frames a claim rather than states it: the question's own verb (« comment intégrer le volet
+# désormais obligatoire ») and the adverb that marks it as taken for granted.
+_CLAIM_FRAME = re.compile(r"\b(?:comment|pourquoi|quand)\s+" + _CLITICS + r"{0,3}(?P<v>" + _INFINITIVE + r")\b"
+                          r"|\b(?:desormais|dorenavant)\b")
+
 _BY_TEXT = re.compile(r"(?:imposee?s?|exigee?s?|prevue?s?|fixee?s?|requise?s?|rendue?s? obligatoires?) par\b")
 
 
@@ -311,8 +337,6 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
     """Clauses asserted as true: introduced by a presupposition marker, or a declarative clause
     stating an obligation, ban, sanction, figure or deadline about the doctrine."""
     out: list[Claim] = []
-    if " — " in text:  # a condensed follow-up: its own words (their « ? » stripped), not the turn it inherits
-        text = text.split(" — ", 1)[0].rstrip(" ?") + " ?"
     markers = r["claims"]["presupposition"]
     families = r["claims"]["families"]
     # « On a jusqu'au 30 juin pour migrer, c'est bien ça ? »: a confirmation tag asserts the whole message.
@@ -352,7 +376,11 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
         words = _stems(plain_words, synonyms or {}) if english else frozenset(tokens(written))
         # The figure is a value, not what the claim is about (« douze objectifs »: « objectifs »).
         numbers = frozenset(t for n in (*NUMBER_WORDS, *_ENGLISH_NUMBERS) for t in tokens(n))
-        terms = frozenset(t for t in words if not t.isdigit()) - frozenset(tokens(" ".join(markers))) - numbers
+        # The marker (« désormais ») and the question's own frame (« comment intégrer ») are not what
+        # the claim is about: a section that states the rule need not repeat them.
+        framing = frozenset(t for m in _CLAIM_FRAME.finditer(clause) for t in tokens(m.group("v") or m.group(0)))
+        terms = (frozenset(t for t in words if not t.isdigit()) - frozenset(tokens(" ".join(markers))) - numbers
+                 - framing)
         extended = re.search(r["claims"]["extension"], clause) is not None
         out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms, extended))
     # « la circulaire d'Élisabeth Borne de février 2026 »: who signed a text is taken for granted.
@@ -414,9 +442,12 @@ def purchase_context(analysis: QuestionAnalysis, prompts_dir: Path) -> bool:
 
 def analyse(
     question: str, prompts_dir: Path, generic: frozenset[str] = frozenset(),
-    synonyms: dict[str, str] | None = None,
+    synonyms: dict[str, str] | None = None, own_words: str | None = None,
 ) -> QuestionAnalysis:
     """Split a question into subject and context, and read its intent, answer type, references and claims.
+
+    ``own_words``: a condensed follow-up's own words; its claims are read there, not in the turn it
+    inherits (which the buyer asked, not asserted).
 
     ``generic``: stems that say nothing about the subject (the domain's everyday words);
     ``synonyms``: the jargon lexicon (folded key -> expansion); a subject written in jargon
@@ -495,5 +526,5 @@ def analyse(
     return QuestionAnalysis(
         text=question, intent=intent, answer_type=answer_type, subject=subject, context=context,
         subject_text=" ".join(p.subject_text for p in parts), parts=tuple(parts),
-        references=_references(question, r), claims=_claims(question, r, synonyms or {}), names=tuple(dict.fromkeys(names)),
+        references=_references(question, r), claims=_claims(own_words or question, r, synonyms or {}), names=tuple(dict.fromkeys(names)),
     )

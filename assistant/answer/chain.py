@@ -233,10 +233,15 @@ class AnswerChain:
         return Condensed(asked, standalone, own if standalone != own else None)
 
     def analyse(self, condensed: Condensed) -> QuestionAnalysis:
-        return self.analyse_text(condensed.standalone)
+        # A follow-up's own words are what precedes « — » in the heuristic standalone form (their « ? »
+        # kept); a buyer's own dash in a question asked alone is part of the question.
+        own = None
+        if condensed.focus is not None and " — " in condensed.standalone:
+            own = condensed.standalone.split(" — ", 1)[0].rstrip(" ?") + " ?"
+        return self.analyse_text(condensed.standalone, own)
 
-    def analyse_text(self, text: str) -> QuestionAnalysis:
-        return analyse(text, self.settings.prompts_dir, GENERIC_STEMS, self.lexicon.synonyms)
+    def analyse_text(self, text: str, own_words: str | None = None) -> QuestionAnalysis:
+        return analyse(text, self.settings.prompts_dir, GENERIC_STEMS, self.lexicon.synonyms, own_words)
 
     def retrieve(self, condensed: Condensed, analysis: QuestionAnalysis) -> Retrieval:
         """Search the standalone question (jargon expanded). A follow-up also searches its own words

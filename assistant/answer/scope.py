@@ -110,7 +110,9 @@ def judge_part(
     specific = [t for t in part.subject if t not in framed and not _value(t)]
     if not specific:
         if not part.subject or whole_dense >= everyday_dense:
-            return PartVerdict(part, True, whole_dense, (), asks_nothing=True)
+            # « Comment amortir ? »: a verb the texts never use is kept, for a neighbouring field to name.
+            unused = frozenset(t for t in part.predicates - general if idf(t) >= idf(""))
+            return PartVerdict(part, True, whole_dense, (), unused, asks_nothing=True)
         cov = coverage(part.subject, sections, idf)
         return PartVerdict(part, False, whole_dense, tuple(surface_words(part.subject_text, cov.missing)),
                            frozenset(cov.missing))
