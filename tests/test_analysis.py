@@ -505,3 +505,12 @@ def test_a_confirmation_tag_on_a_date_and_the_frame_of_a_claim() -> None:
     section = fold("Loi Climat : au moins un critère environnemental est obligatoire, et le volet environnemental "
                    "des marchés est renforcé.")
     assert claim_supported(claim, [section], families)
+
+
+def test_words_pasted_from_a_mail_and_doubted_are_claims_and_the_subject() -> None:
+    a = _a("Mail du commercial de l'hébergeur « Nimbo » : « Rassurez-vous, SecNumCloud tolère jusqu'à 49 % de capital "
+           "détenu hors UE, nous sommes à 30 %. » Quels sont les vrais plafonds ?")
+    assert [c.values for c in a.claims] == [("49 %",)], a.claims  # not the vendor's own « nous sommes à 30 % »
+    assert {"secnumcloud", "capital"} <= a.subject and not {"mail", "commercial"} & a.subject, a.subject
+    # Pasted but not doubted: the buyer only asks what to do next, nothing is checked.
+    assert _a("Mail du commercial : « SecNumCloud tolère jusqu'à 49 % de capital hors UE. » On le transmet à qui ?").claims == ()

@@ -825,3 +825,11 @@ def test_a_follow_up_reads_its_own_claims_and_a_question_asked_alone_reads_all_o
                {"role": "assistant", "content": "Non : la circulaire n° 6519/SG est du 5 février 2026."}]
     follow = pipeline.chain.invoke("Et elle s'adresse à qui ?", history=history)
     assert not follow.premises, follow.answer
+
+
+def test_a_figure_pasted_from_a_note_and_doubted_is_corrected(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Note reçue du cabinet : « notre projet de 12 M€ HT échappe à la saisine de la DINUM, "
+                                   "réservée aux projets de plus de 15 M€ ». Quel est le seuil exact ?")
+    assert answer.premises and answer.answer.startswith("**Non, selon les textes indexés**"), answer.answer
+    assert "9 M€" in answer.answer
+    _verify(answer)

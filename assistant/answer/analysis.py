@@ -118,6 +118,11 @@ _REPORTED = re.compile(r"\b(?:j'ai (?:lu|vu|entendu)|on m'a (?:dit|explique)|on 
 _ABOUT_IT = re.compile(r"\b(?:c'est|ca|cela|ceci|ce (?:chiffre|montant|point|pourcentage|delai|seuil)|cette "
                        r"(?:info\w*|affirmation|phrase|date|donnee|source|regle)|cet (?:element|article)|l'info\w*|"
                        r"it|this|that)\b")
+# Words pasted from a mail, a note or a draft (« Mail du commercial : « … » »), and a question that doubts
+# them (« Quels sont les vrais plafonds ? », « Comment l'intégrer correctement ? »).
+_PASTED = re.compile(r":\s*[«\"“]\s*(?P<q>(?:[^»\"”\s]+\s+){4,}[^»\"”]*?)\s*(?:[»\"”]|$)")
+_DOUBT = re.compile(r"\b(?:vrai|vraie|vrais|vraies|exacte?s?|reel(?:le)?s?|correcte?s?|correctement|fiable|solide|"
+                    r"right|correct|accurate|true|actual)\b")
 _PREFACE = re.compile(r"^(?P<pre>[^:?]+?)\s+:\s+(?P<q>[^:]+\?)$")
 _POINTS_BACK = re.compile(
     r"\b(?:comment|pour|de|a|je|on|nous|vous|il|elle|peut|peux|doit|dois|faut)\s+(?:l'|le|la|les|lui|leur|y|en)\s*"
@@ -342,6 +347,12 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
     # « On a jusqu'au 30 juin pour migrer, c'est bien ça ? »: a confirmation tag asserts the whole message.
     confirming = re.search(r["claims"]["confirmation_tag"], fold(text).strip()) is not None
     carried = False  # « Depuis la loi SREN, on n'a plus le droit… »: the marker governs the next clause
+    # « Mail du commercial : « SecNumCloud tolère 49 %… » Quels sont les vrais plafonds ? »: what was pasted
+    # and is doubted is asserted, by its author; the buyer's own sentences in it (« nous sommes à 30 % ») are not.
+    folded_text = fold(text)
+    pasted = [m.group("q") for m in _PASTED.finditer(folded_text)]
+    last = folded_text[max((folded_text.rfind(c) for c in "»\"”"), default=-1) + 1:]
+    doubted = [q for q in pasted if _DOUBT.search(last) or _ABOUT_IT.search(last)]
     pieces: list[str] = []
     for piece in re.split(r"(?<=[,;:?!.])\s+|\s+(?=mais\b)", text):
         if pieces and re.match(r["claims"]["extension"], fold(piece)) and not pieces[-1].rstrip().endswith("?"):
@@ -357,7 +368,9 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
         declared = ((not written.rstrip().endswith("?") or re.search(r["claims"]["extension"], clause) is not None)
                     and re.search(r["claims"]["declarative"], clause) is not None
                     and re.search(r["claims"]["not_declarative"], clause) is None)
-        asserted = confirming or carried or declared or any(re.search(p, clause) for p in markers)
+        quoted = (any(clause.strip(" «»\"“”.,;:") in q for q in doubted)
+                  and re.search(r["claims"]["not_declarative"], clause.strip(" «»\"“”")) is None)
+        asserted = confirming or carried or declared or quoted or any(re.search(p, clause) for p in markers)
         kinds = [kind for kind, pats in families.items() if any(re.search(p, clause) for p in pats)]
         values = [_figure(m.group(1), m.group(2)) for m in _NUMBER_UNIT.finditer(clause)]
         values += _dates(clause)
@@ -488,12 +501,16 @@ def analyse(
             core_stems = _stems(core_text, synonyms or {}) - generic
             core = Part(question_text, core_stems, core_text, _predicates(core_text) & core_stems)
         parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems, core))
-    reported = [s for s in narrative if _REPORTED.search(fold(s)) and _stems(s, synonyms or {}) - generic]
-    if reported and parts and all(_ABOUT_IT.search(fold(p.text)) for p in parts):
+    reported = [s for s in narrative if (_REPORTED.search(fold(s)) or _PASTED.search(fold(s)))
+                and _stems(s, synonyms or {}) - generic]
+    if reported and parts and all(_ABOUT_IT.search(fold(p.text)) or _DOUBT.search(fold(p.text)) for p in parts):
         # « J'ai lu que l'État dépense 4,5 Md€ par an. Je peux reprendre ce chiffre tel quel ? »: the
         # question asks whether to trust what was read; what was read is its subject.
         parts = []
-        for sentence in reported:
+        for written in reported:
+            # What was pasted is the subject, not who sent it (« Mail reçu de la MOA : « … » »).
+            quote = _PASTED.search(fold(written))
+            sentence = written[quote.start("q"):quote.end("q")] if quote and len(fold(written)) == len(written) else written
             spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
             subject_text, _ = _strip_spans(sentence, _merge(spans))
             parts.append(Part(sentence, _stems(subject_text, synonyms or {}) - generic, subject_text,
