@@ -514,3 +514,13 @@ def test_words_pasted_from_a_mail_and_doubted_are_claims_and_the_subject() -> No
     assert {"secnumcloud", "capital"} <= a.subject and not {"mail", "commercial"} & a.subject, a.subject
     # Pasted but not doubted: the buyer only asks what to do next, nothing is checked.
     assert _a("Mail du commercial : « SecNumCloud tolère jusqu'à 49 % de capital hors UE. » On le transmet à qui ?").claims == ()
+
+
+def test_the_year_given_to_a_named_text_must_date_it_not_sit_in_a_number() -> None:
+    claim = _a("La doctrine « cloud au centre » adoptée en 2019 est-elle toujours applicable ?").claims[0]
+    assert claim.kind == "dated_text" and claim.values == ("2019", "cloud au centre"), claim
+    in_a_number = fold("Les organismes visés par la doctrine « cloud au centre » sont définis par le décret n° 2019-1088.")
+    dated = fold("Doctrine « cloud au centre » de l'État (circulaire n° 6282-SG de 2021, actualisée en 2023)")
+    assert not claim_supported(claim, [in_a_number, dated], {})
+    right = _a("La doctrine cloud au centre de 2021 est-elle toujours applicable ?").claims[0]
+    assert claim_supported(right, [dated], {})

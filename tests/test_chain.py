@@ -833,3 +833,10 @@ def test_a_figure_pasted_from_a_note_and_doubted_is_corrected(pipeline: Pipeline
     assert answer.premises and answer.answer.startswith("**Non, selon les textes indexés**"), answer.answer
     assert "9 M€" in answer.answer
     _verify(answer)
+
+
+def test_a_wrong_year_given_to_a_named_text_is_corrected_and_a_right_one_is_not(pipeline: Pipeline) -> None:
+    wrong = pipeline.chain.invoke("La loi SREN de 2022 impose-t-elle un hébergement qualifié SecNumCloud ?")
+    assert wrong.premises and wrong.answer.startswith("**Non, selon les textes indexés**"), wrong.answer
+    right = pipeline.chain.invoke("La loi SREN de 2024 impose-t-elle un hébergement qualifié SecNumCloud ?")
+    assert not right.premises, right.answer

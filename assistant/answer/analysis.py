@@ -402,6 +402,10 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
         years = re.findall(r"\b20[0-9]{2}\b", text[m.start():m.end() + 40])
         terms = frozenset(t for t in tokens(m.group(0)) if not t.isdigit())
         out.append(Claim(m.group(0).strip(), "actor", (name, *years[:1]), terms))
+    # « la loi SREN de 2022 »: the year of a named text is taken for granted.
+    for m in re.finditer(r["claims"]["text_year"], fold(text)):
+        out.append(Claim(m.group(0).strip(" »\"”"), "dated_text", (m.group("y"), m.group("t")),
+                         frozenset(tokens(m.group("t")))))
     # « La circulaire dit « … » »: words put in a text's mouth must be its own, word for word.
     folded = fold(text)
     if len(folded) == len(text):

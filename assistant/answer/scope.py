@@ -231,6 +231,20 @@ def _dated(patterns: Sequence[str], year: str, folded: str) -> bool:
     return False
 
 
+TEXT_DATED_WITHIN = 100  # characters between a text's name and the year that dates it
+
+
+def _text_dated(name: str, year: str, folded: str) -> bool:
+    """Whether a section dates the named text of that year: the year next to its name, not inside a
+    number (« décret n° 2019-1088 » does not date the doctrine of 2019)."""
+    pattern = re.escape(name).replace(r"\ ", r"[\s-]+")
+    for m in re.finditer(pattern, folded):
+        window = folded[max(0, m.start() - TEXT_DATED_WITHIN):m.end() + TEXT_DATED_WITHIN]
+        if re.search(rf"(?<![0-9/-]){year}(?![0-9]|[-/][0-9])", window):
+            return True
+    return False
+
+
 def claim_supported(
     claim: Claim, sections: Iterable[str], families: Mapping[str, Sequence[str]],
     idf: Callable[[str], float] | None = None,
@@ -240,6 +254,8 @@ def claim_supported(
     claim without figures, when one section states the kind of rule it asserts (a ban, a sanction…)
     together with most of what it is about. A rule the section denies (« n'est pas obligatoire »)
     supports nothing."""
+    if claim.kind == "dated_text":
+        return any(_text_dated(claim.values[1], claim.values[0], fold(text)) for text in sections)
     if claim.kind == "quote":
         return any(claim.values[0] in " ".join(re.findall(r"[0-9a-z]+", fold(text))) for text in sections)
     terms = set(claim.terms)
