@@ -524,3 +524,37 @@ def test_the_year_given_to_a_named_text_must_date_it_not_sit_in_a_number() -> No
     assert not claim_supported(claim, [in_a_number, dated], {})
     right = _a("La doctrine cloud au centre de 2021 est-elle toujours applicable ?").claims[0]
     assert claim_supported(right, [dated], {})
+
+
+@pytest.mark.parametrize("question", [
+    "Il nous faudrait quelques lignes pour la note au préfet sur le choix d'un hébergeur qualifié.",
+    "On doit motiver le recours à un progiciel pour la paie, tu nous fais un premier jet ?",
+    "Aidez-nous à motiver le recours à un logiciel libre pour la messagerie du rectorat.",
+    "Rédiger une note de choix pour l'outil de gestion des stages.",
+    "Note svp : pourquoi on retient la solution de l'État pour les réunions à distance.",
+    "besoin d'un petit paragraphe pour justifier l'achat d'un progiciel de paie",
+    "Notre choix d'un hébergement qualifié pour le fichier des usagers, vous pouvez me l'écrire pour le comité",
+])
+def test_drafting_requests_in_everyday_words(question: str) -> None:
+    assert _a(question).intent == "draft"
+
+
+@pytest.mark.parametrize("question", [
+    "Est-ce qu'on a besoin d'une note de justification pour un marché sans publicité ?",
+    "Vous pouvez la faire en procédure adaptée ?",
+    "Tu peux me faire un point sur les seuils ?",
+    "Peux-tu m'écrire un petit poème pour le départ de ma collègue ?",
+])
+def test_questions_that_only_mention_writing_are_not_drafting_requests(question: str) -> None:
+    assert _a(question).intent == "question"
+
+
+def test_the_words_of_a_drafting_request_are_not_a_route_nor_what_is_set_aside() -> None:
+    # « me la faire », « tu me fais le texte »: the request, not the « faire » (build) route.
+    read = read_request("La justification de l'achat d'un progiciel du marché pour la paie, vous pouvez me la faire ?",
+                        PROMPTS)
+    assert read.route == "sur_etagere"
+    assert read_request("Tu me fais le texte pour l'outil de suivi des subventions ?", PROMPTS).route is None
+    # What follows « pour » is the purpose, not the alternative set aside by « pas de ».
+    read = read_request("Écris pourquoi on ne prend pas de cloud qualifié pour l'application des menus, merci", PROMPTS)
+    assert read.object == "application des menus"

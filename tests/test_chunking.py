@@ -47,3 +47,15 @@ def test_long_sentence_is_wrapped_and_ids_are_stable() -> None:
     again, _ = chunk_document(_doc(long.strip() + "."), max_chars=400)
     assert [p.chunk_id for p in passages] == [p.chunk_id for p in again]
     assert len({p.chunk_id for p in passages}) == len(passages)
+
+
+def test_a_sentence_leaning_on_the_one_before_stays_with_it_when_asked() -> None:
+    text = ("Selon un cabinet, la circulaire rappelle la règle. Ce rappel n'est rapporté que par ce commentaire. "
+            "Une autre phrase suit.")
+    assert [u.text for u in section_units(text, 10_000, keep_leaning=True)] == [
+        "Selon un cabinet, la circulaire rappelle la règle. Ce rappel n'est rapporté que par ce commentaire.",
+        "Une autre phrase suit.",
+    ]
+    # The index keeps its short passages; a new paragraph does not lean on the one before.
+    assert len(section_units(text, 10_000)) == 3
+    assert len(section_units("Première phrase.\n\nCette fiche rassemble la presse.", 10_000, keep_leaning=True)) == 2

@@ -19,7 +19,7 @@ from assistant.answer.gate import GENERIC_STEMS, informative_terms
 from assistant.answer.types import Citation, Generated, GenerationRequest, Hit, SectionLookup
 from assistant.config import Settings
 from assistant.index.chunking import Unit, list_run, section_units
-from assistant.text import fold, tokens
+from assistant.text import fold, split_sentences, tokens
 from assistant.wording import load_prompt, load_wording
 
 CIRCULAR_ID = "circulaire-2026-achat-numerique"
@@ -225,7 +225,7 @@ class ExtractiveGenerator:
                 continue
             section = sections(hit.section_id)
             block = unit.text
-            all_units = section_units(section.text, 10_000) if section is not None else []
+            all_units = section_units(section.text, 10_000, keep_leaning=True) if section is not None else []
             idx = next((i for i, u in enumerate(all_units) if squash(u.text) == squash(unit.text)), None)
             if idx is not None and not unit.is_list and not unit.text.endswith(":"):
                 # A sentence that announces a list (« … neuf objectifs. Ce sont : ») brings the list.
@@ -265,16 +265,18 @@ class ExtractiveGenerator:
         rest of its section (the passage boundary often cuts a fact from the sentence that asks for
         it), each section once; sentences outside every retrieved passage of the section score
         ``outside_penalty`` less."""
-        own = section_units(hit.text, 10_000)
+        own = section_units(hit.text, 10_000, keep_leaning=True)
         section = sections(hit.section_id) if self.section_context else None
         if section is None:
             return own, set()
         if hit.section_id in seen:
             return [], set()
         seen.add(hit.section_id)
-        units = section_units(section.text, 10_000)
+        units = section_units(section.text, 10_000, keep_leaning=True)
         retrieved = squash(" ".join(h.text for h in hits if h.section_id == hit.section_id))
-        outside = {i for i, u in enumerate(units) if squash(u.text) not in retrieved}
+        # A sentence kept with the one it leans on counts as retrieved when its head was.
+        outside = {i for i, u in enumerate(units)
+                   if squash(u.text) not in retrieved and squash(split_sentences(u.text)[0]) not in retrieved}
         return units, outside
 
     def _novel_first(

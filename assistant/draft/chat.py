@@ -83,7 +83,9 @@ def _object(message: str, rejected: re.Pattern[str]) -> str | None:
     """What is bought: not the alternative the message sets aside (« Moodle plutôt qu'une plateforme
     propriétaire »), which is named after a word that discards it."""
     for found in _OBJECT.finditer(message):
-        if not rejected.search(fold(message[max(0, found.start() - 60):found.start()])):
+        before = fold(message[max(0, found.start() - 60):found.start()])
+        # « on ne prend pas de SecNumCloud pour l'appli » sets SecNumCloud aside, not the appli.
+        if not rejected.search(before) or re.search(r"\b(?:pour|for)\s*$", before):
             return found.group(1).strip()
     chosen = _CHOSEN.search(message)
     return chosen.group(1).strip() if chosen else None

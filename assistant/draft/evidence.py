@@ -72,7 +72,7 @@ class EvidenceFinder:
         if section_id not in self._units:
             record = snap.sections.get(section_id)
             units: list[Unit] = []
-            for unit in section_units(record.text, 10_000) if record else []:
+            for unit in section_units(record.text, 10_000, keep_leaning=True) if record else []:
                 if units and _CUT_REFERENCE.search(units[-1].text) and unit.text[:1].isdigit():
                     units[-1] = Unit(f"{units[-1].text} {unit.text}", units[-1].is_list)
                 else:

@@ -17,6 +17,8 @@ from assistant.text import split_sentences
 CHUNKING_VERSION = "5"
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d{1,2}[.)])\s+")
+# A sentence opening on a demonstrative refers to the one before it.
+_LEANS_BACK = re.compile(r"(?:Ce|Cet|Cette|Ces|Cela|Ceci|Celui-ci|Celle-ci|Ceux-ci|Celles-ci)\b")
 
 
 class Unit(NamedTuple):
@@ -59,8 +61,10 @@ def _wrap(text: str, max_chars: int) -> list[str]:
     return pieces
 
 
-def section_units(text: str, max_chars: int) -> list[Unit]:
-    """Sentences and list items of a section, in order."""
+def section_units(text: str, max_chars: int, keep_leaning: bool = False) -> list[Unit]:
+    """Sentences and list items of a section, in order; with ``keep_leaning``, a sentence that refers
+    to the one before it (« Ce rappel n'est rapporté que par… ») stays with it, as an answer quotes
+    it (the index keeps its short passages)."""
     units: list[Unit] = []
     for block in re.split(r"\n\s*\n", text):
         lines = [ln for ln in block.splitlines() if ln.strip()]
@@ -69,7 +73,7 @@ def section_units(text: str, max_chars: int) -> list[Unit]:
         buffer: list[str] = []
         for line in lines:
             if _LIST_ITEM.match(line):
-                _flush_prose(buffer, units, max_chars)
+                _flush_prose(buffer, units, max_chars, keep_leaning)
                 item = re.sub(r"\s+", " ", line.strip())
                 units.extend(Unit(piece, True) for piece in _wrap(item, max_chars))
             elif units and units[-1].is_list and line.startswith(("  ", "\t")):
@@ -77,13 +81,21 @@ def section_units(text: str, max_chars: int) -> list[Unit]:
                 units.append(Unit(f"{last.text} {line.strip()}", True))
             else:
                 buffer.append(line.strip())
-        _flush_prose(buffer, units, max_chars)
+        _flush_prose(buffer, units, max_chars, keep_leaning)
     return units
 
 
-def _flush_prose(buffer: list[str], units: list[Unit], max_chars: int) -> None:
+def _flush_prose(buffer: list[str], units: list[Unit], max_chars: int, keep_leaning: bool) -> None:
     if buffer:
+        sentences: list[str] = []
         for sentence in split_sentences(" ".join(buffer)):
+            # « Ce rappel n'est rapporté que par ce commentaire. » says nothing without the sentence
+            # before it: a caveat or a gloss never travels alone.
+            if keep_leaning and sentences and _LEANS_BACK.match(sentence) and len(sentences[-1]) + len(sentence) < max_chars:
+                sentences[-1] = f"{sentences[-1]} {sentence}"
+            else:
+                sentences.append(sentence)
+        for sentence in sentences:
             units.extend(Unit(piece, False) for piece in _wrap(sentence, max_chars))
         buffer.clear()
 
