@@ -429,6 +429,14 @@ def general_stems(prompts_dir: Path) -> frozenset[str]:
 
 
 @lru_cache(maxsize=4)
+def french_words(prompts_dir: Path) -> frozenset[str]:
+    """French words of six letters or more, folded (``prompts/mots-francais.txt``): never a typo."""
+    path = prompts_dir / "mots-francais.txt"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return frozenset(fold(line.strip()) for line in lines if line.strip() and not line.startswith("#"))
+
+
+@lru_cache(maxsize=4)
 def _frame(path: str) -> frozenset[str]:
     return frozenset(tokens(_rules(path)["question_frame"]))
 

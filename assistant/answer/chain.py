@@ -31,6 +31,7 @@ from assistant.answer.analysis import (
     Part,
     QuestionAnalysis,
     analyse,
+    french_words,
     general_stems,
     normalise,
     purchase_context,
@@ -67,6 +68,7 @@ from assistant.answer.scope import (
     neighbouring_field,
     reference_found,
 )
+from assistant.answer.spelling import Speller, build_speller, respell
 from assistant.answer.types import (
     Answer,
     Condensed,
@@ -131,7 +133,8 @@ class AnswerChain:
         self.lexicon = load_lexicon(settings.knowledge_dir)
         self.rules = rules(settings.prompts_dir)
         self.general = general_stems(settings.prompts_dir) - self.lexicon.anchors
-        self._per_generation: tuple[str, dict[str, str], str] | None = None  # (generation, accents, corpus text)
+        # (generation, accents, corpus text, speller)
+        self._per_generation: tuple[str, dict[str, str], str, Speller] | None = None
 
     # -- public API
 
@@ -227,9 +230,13 @@ class AnswerChain:
                         standalone = rewritten
                 except Exception:  # noqa: BLE001,S110 - the heuristic result stands
                     pass
-        accents = self._generation_data()[0]
+        accents, _, speller = self._generation_data()
+        # French typos only: an English word is not a misspelt French one.
+        words = french_words(self.settings.prompts_dir)
         standalone = reaccent(normalise(standalone, self.settings.prompts_dir), accents)
         own = reaccent(normalise(own, self.settings.prompts_dir), accents)
+        if not is_english(asked.text):
+            standalone, own = respell(standalone, speller, words), respell(own, speller, words)
         return Condensed(asked, standalone, own if standalone != own else None)
 
     def analyse(self, condensed: Condensed) -> QuestionAnalysis:
@@ -547,9 +554,10 @@ class AnswerChain:
                  for pats in self.rules[key].values() for p in pats]
         return any(re.search(p, folded) for p in named)
 
-    def _generation_data(self) -> tuple[dict[str, str], str]:
+    def _generation_data(self) -> tuple[dict[str, str], str, Speller]:
         """Per committed index generation: the corpus' accented spellings (to restore accents a
-        question was typed without) and its folded text (to look up the references a question cites)."""
+        question was typed without), its folded text (to look up the references a question cites) and
+        its words (to read a misspelt word as the one it stands for)."""
         snap = self.searcher.reader.snapshot()
         cached = self._per_generation
         if cached is None or cached[0] != snap.generation:
@@ -558,9 +566,10 @@ class AnswerChain:
                 [f"{m.get('title', '')} {m.get('reference') or ''}" for m in snap.docs.values()]
                 + [f"{s.section} {s.text}" for s in snap.sections.values()]
             ))
-            cached = (snap.generation, accents, corpus)
+            speller = build_speller(f"{s.section} {s.text}" for s in snap.sections.values())
+            cached = (snap.generation, accents, corpus, speller)
             self._per_generation = cached
-        return cached[1], cached[2]
+        return cached[1], cached[2], cached[3]
 
     @staticmethod
     def _judged(retrieval: Retrieval, condensed: Condensed) -> tuple[Hit, ...]:
