@@ -90,6 +90,14 @@ def test_invented_article_is_named_in_the_refusal(pipeline: Pipeline) -> None:
         assert lettered.refused and label in lettered.answer, lettered.answer
 
 
+def test_the_english_pronoun_after_article_is_no_article_number() -> None:
+    from assistant.answer.gate import _REFERENCE
+
+    assert not _REFERENCE.search("Is SecNumCloud required? The article I read says yes.")
+    assert not _REFERENCE.search("An annex I found online lists the criteria, is it official?")
+    assert [m.group(0) for m in _REFERENCE.finditer("l'article I de la loi et l'annexe II")] == ["article I", "annexe II"]
+
+
 def test_false_premise_is_corrected_not_accepted(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quelle pondération minimale la circulaire impose-t-elle pour la souveraineté ?")
     assert not answer.refused

@@ -32,7 +32,8 @@ GENERIC_STEMS = frozenset(tokens(_GENERIC))
 
 _REFERENCE = re.compile(
     r"\b(articles?|art\.|annexes?|annex|alin[ée]a|chapitre|chapter|paragraphe|§)\s*(?:n°\s*)?"
-    r"((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b|(?-i:[A-Z])\b(?!')|(?-i:[A-Z])(?=\s+(?:of|du|de)\b))",
+    # « One article I have says… »: the English pronoun is no article number.
+    r"(?!I\s+(?:have|had|am|was|read|saw|found|got|think|know|need|want|mean|wrote|heard|see|believe|can|could|would|will|should|must|do|did)\b)((?:[LRD]\.?\s*)?\d+(?:[-.]\d+)*(?:\s*(?:bis|ter))?|[IVX]{1,5}\b|(?-i:[A-Z])\b(?!')|(?-i:[A-Z])(?=\s+(?:of|du|de)\b))",
     re.IGNORECASE,
 )
 _EN_STOP = ENGLISH_STOP
