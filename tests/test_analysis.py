@@ -3,6 +3,8 @@ answer type, references, claims, and the coverage arithmetic of the scope check.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from assistant.answer.analysis import Claim, analyse, general_stems, normalise
@@ -71,6 +73,26 @@ def test_references_are_read_in_every_form() -> None:
     assert kinds["fiche"] == ("12",) and kinds["regle"] == ("r22",) and kinds["nor"] == ("prmx2604567c",)
     assert kinds["version_avant"] == ("5", "rgaa") and kinds["circulaire"] == ("6601",)
     assert [r.keys for r in _a("Que dit l'instruction DINUM n° 2026-07 ?").references] == [("2026-07",)]
+
+
+def test_the_articles_of_the_buyers_own_document_are_no_reference_to_the_texts() -> None:
+    from assistant.answer.analysis import own_references
+
+    pasted = ("Extrait de notre projet de RC :\nArticle 8 – Jugement des offres\n- Prix : 60 %\nEst-ce conforme ?",
+              "Voici l'article de notre CCTP :\n« Article 14 — Réversibilité. Le titulaire restitue les données. »",
+              "L'article 12 de notre CCAP prévoit une pénalité de retard, est-ce conforme ?",
+              "Notre CCTP, article 4.2, exige un hébergement qualifié : est-ce suffisant ?",
+              "Section 3.1 of our tender asks for a qualified cloud, is that required?")
+    for question in pasted:
+        blanked = own_references(question, PROMPTS)
+        assert len(blanked) == len(question) and not re.search(r"(?i)(article|section) \d", blanked), blanked
+        assert not _a(question).references
+    # The texts' own provisions stay references, whatever else the message pastes.
+    for question in ("Article 58 du CCAG-TIC : que faut-il en reprendre dans notre CCAP ?",
+                     "Que dit l'article 9 de la circulaire ? Je dois l'intégrer à notre CCTP.",
+                     "Article 9 – Objectifs : que dit la circulaire dans cet article ?",
+                     "Quelle est la section 4.3 de la circulaire ? Notre marché en dépend."):
+        assert own_references(question, PROMPTS) == question
 
 
 def test_reference_lookup_needs_the_identifier_with_its_keyword() -> None:
@@ -161,6 +183,28 @@ def test_a_referentiel_version_needs_no_keyword() -> None:
     assert [(r.kind, r.keys) for r in a.references] == [("version", ("9.0", "secnumcloud"))]
     assert not reference_found(a.references[0], fold("La version 3.2 du référentiel SecNumCloud date de 2022."))
     assert reference_found(_a("Que change SecNumCloud 3.2 ?").references[0], fold("SecNumCloud 3.2 renforce l'immunité."))
+
+
+def test_a_dated_edition_or_a_version_after_its_number_must_be_one_the_texts_know() -> None:
+    corpus = fold("Le CCAG-TIC 2021 remplace le CCAG-TIC de 2009. SecNumCloud 3.2 date de 2022.")
+    edition = _a("Pour notre infogérance, on vise le CCAG-TIC 2025 : quelles différences ?").references
+    assert ("ccag_annee", ("2025", "tic")) in [(r.kind, r.keys) for r in edition]
+    assert not all(reference_found(r, corpus) for r in edition)
+    assert all(reference_found(r, corpus) for r in _a("Le CCAG-TIC 2021 s'applique-t-il d'office ?").references)
+    assert all(reference_found(r, corpus) for r in _a("Qu'a changé le CCAG TIC de 2009 ?").references)
+    version = _a("Quelles exigences ajoute la version 4.5 de SecNumCloud ?").references
+    assert [(r.kind, r.keys) for r in version] == [("version_avant", ("4.5", "secnumcloud"))]
+    assert not reference_found(version[0], corpus)
+    assert reference_found(_a("Que change la version 3.2 de SecNumCloud ?").references[0], corpus)
+
+
+def test_a_text_the_corpus_names_only_to_say_it_was_not_found_is_not_known() -> None:
+    a = _a("Où télécharger le « Guide pratique pour une commande publique numérique » ?")
+    denied = fold("Aucun « Guide pratique pour une commande publique numérique » publié par la DAE n'a été trouvé ; "
+                  "le guide identifié est le « Guide pratique pour des achats numériques responsables ».")
+    assert a.references and not reference_found(a.references[0], denied)
+    known = _a("Où trouver le « Guide pratique pour des achats numériques responsables » ?")
+    assert reference_found(known.references[0], denied)
 
 
 def test_english_questions_are_recognised() -> None:

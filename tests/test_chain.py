@@ -90,6 +90,14 @@ def test_invented_article_is_named_in_the_refusal(pipeline: Pipeline) -> None:
         assert lettered.refused and label in lettered.answer, lettered.answer
 
 
+def test_an_article_pasted_from_the_buyers_own_document_is_not_refused_as_invented(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Extrait de notre projet de RC (procédure formalisée) :\nArticle 8 – Jugement des "
+                                   "offres\n- Prix : soixante pour cent\n- Valeur technique : quarante pour cent\n"
+                                   "Les sous-critères ne seront pas communiqués. Est-ce conforme au code ?")
+    assert not answer.refused, answer.answer
+    assert "article 8" not in answer.answer.lower()
+
+
 def test_the_english_pronoun_after_article_is_no_article_number() -> None:
     from assistant.answer.gate import _REFERENCE
 
@@ -702,6 +710,21 @@ def test_english_domain_words_reach_the_french_texts(pipeline: Pipeline) -> None
     assert "rgaa" in {c.doc_id for c in answer.citations}
     health = pipeline.chain.invoke("On veut héberger le dossier patient dans un cloud : quelles exigences ?")
     assert "donnees-sante-hds" in {c.doc_id for c in health.citations}, health.answer
+
+
+def test_the_field_an_english_buyers_own_tool_serves_is_context_not_the_question(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Can I meet vendors and run demos before launching the tender for our tax-fraud "
+                                   "analytics tool? What are the limits?")
+    assert not answer.refused, answer.answer
+    vat = pipeline.chain.invoke("What tax rate applies to our new analytics software licence?")
+    assert vat.refused and "fiscalité" in vat.answer, vat.answer
+
+
+def test_a_terse_question_whose_subject_a_section_writes_word_for_word_is_answered(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Opérateurs mutualisés cités ?")
+    assert not answer.refused, answer.answer
+    assert "DINUM" in answer.answer
+    assert pipeline.chain.invoke("Durée amortissement logiciel ?").refused
 
 
 def test_a_question_wanting_names_gets_the_sentences_that_hold_them(pipeline: Pipeline) -> None:

@@ -268,6 +268,42 @@ def _answer_type(question: str, r: dict) -> AnswerType:
     return "open"
 
 
+_HEADING_BEFORE = re.compile(r"^[\s>*•·\-–—]*[«\"“]?\s*$")
+_HEADING_AFTER = re.compile(r"\s*[-–—:.)]\s*\w")
+
+
+def own_references(text: str, prompts_dir: Path) -> str:
+    """The message with the articles of the buyer's own document blanked (same length).
+
+    « l'article 8 de notre RC », « notre CCTP, article 14 » or a heading pasted from the document
+    the message announces (« Article 14 — Réversibilité. … » on its own line or in quotes) belongs
+    to the buyer's file, not to the texts: it is not an invented provision.
+    """
+    r = rules(prompts_dir)
+    own_document, reference = r.get("own_document"), r.get("own_reference")
+    if not own_document or not reference:
+        return text
+    pieces = [fold(ch) for ch in text]
+    folded = "".join(pieces)
+    start_of = [i for i, piece in enumerate(pieces) for _ in piece]  # folded index -> text index
+    if not re.search(own_document, folded):
+        return text
+    blanks: list[tuple[int, int]] = []
+    for m in re.finditer(reference, folded):
+        line_start = folded.rfind("\n", 0, m.start()) + 1
+        before = folded[line_start:m.start()]
+        pasted = (_HEADING_BEFORE.match(before) is not None and (line_start > 0 or any(q in before for q in "«\"“"))
+                  and _HEADING_AFTER.match(folded, m.end()) is not None)
+        attached = re.match(rf"\s*,?\s*(?:de|du|d'|of|in|dans)\s*(?:l'|la\s|le\s)?\s*{own_document}", folded[m.end():])
+        preceded = re.search(rf"{own_document}\s*[,:(-]?\s*(?:en son\s|a son\s|son\s|sa\s|in its\s|its\s|l'|le\s|la\s)?$",
+                             folded[max(0, m.start() - 80):m.start()])
+        if pasted or attached or preceded:
+            blanks.append((start_of[m.start()], start_of[m.end() - 1] + 1))
+    for a, b in blanks:
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
+
+
 def _references(text: str, r: dict) -> tuple[Reference, ...]:
     out: list[Reference] = []
     folded = fold(text)
@@ -555,5 +591,5 @@ def analyse(
     return QuestionAnalysis(
         text=question, intent=intent, answer_type=answer_type, subject=subject, context=context,
         subject_text=" ".join(p.subject_text for p in parts), parts=tuple(parts),
-        references=_references(question, r), claims=_claims(own_words or question, r, synonyms or {}), names=tuple(dict.fromkeys(names)),
+        references=_references(own_references(question, prompts_dir), r), claims=_claims(own_words or question, r, synonyms or {}), names=tuple(dict.fromkeys(names)),
     )

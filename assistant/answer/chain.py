@@ -34,6 +34,7 @@ from assistant.answer.analysis import (
     french_words,
     general_stems,
     normalise,
+    own_references,
     purchase_context,
     rules,
 )
@@ -299,7 +300,7 @@ class AnswerChain:
         takes for granted must be supported (else the answer says so first)."""
         question = condensed.standalone
         scope = snap.doc_text("circulaire") if re.search(r"circulaire|6519", question, re.I) else ""
-        expanded = self.lexicon.expand(question)
+        expanded = self.lexicon.expand(own_references(question, self.settings.prompts_dir))
         parts_dense = [p.max_dense for p in retrieval.parts]
         decision = decide(
             expanded,
@@ -312,8 +313,9 @@ class AnswerChain:
         )
         if decision.reason == LOW_SIMILARITY and (self._method_question(analysis) or self._drafts_a_choice(analysis)):
             decision = replace(decision, refused=False, reason="")  # the doctrine's own question
-        elif decision.reason == LOW_SIMILARITY and decision.anchored and self._subject_words_treated(
-                analysis, snap, retrieval, condensed):
+        elif decision.reason == LOW_SIMILARITY and (
+                (decision.anchored and self._subject_words_treated(analysis, snap, retrieval, condensed))
+                or self._subject_phrase_treated(analysis, snap, retrieval, condensed)):
             decision = replace(decision, refused=False, reason="")  # « Seuil saisine DINUM ? »: words, not prose
         if decision.refused:
             return decision
@@ -330,7 +332,9 @@ class AnswerChain:
             # The subject analysis reads French: an English question is judged on meaning alone, which
             # proves less than words, so it needs a closer passage (a draft request is grounded anyway).
             unknown = snap.idf("")  # the weight of a word the corpus never uses
-            fields = [(term, field) for term, field in self.lexicon.neighbour_fields(question)
+            # « our tax-fraud analytics tool »: the buyer's own tool, described, is context, not a field asked about.
+            asked_about = re.sub(self.rules.get("english_own_object") or r"(?!)", " ", question, flags=re.IGNORECASE)
+            fields = [(term, field) for term, field in self.lexicon.neighbour_fields(asked_about)
                       if all(snap.idf(t) >= unknown for t in tokens(term))]  # not « assurance levels »
             if fields and analysis.intent != "draft":
                 words = ", ".join(dict.fromkeys(term for term, _ in fields))
@@ -599,6 +603,25 @@ class AnswerChain:
             return False
         sections = self._section_texts(snap, self._judged(retrieval, condensed))
         return coverage(terms, sections, snap.idf).share >= self.settings.gate.scope
+
+    def _subject_phrase_treated(
+        self, analysis: QuestionAnalysis, snap: Snapshot, retrieval: Retrieval, condensed: Condensed,
+    ) -> bool:
+        """« Opérateurs mutualisés cités ? »: a terse question whose whole subject is a phrase that a
+        retrieved section writes word for word (stems in the same order) names what the texts treat,
+        however far its few words are in meaning from the section's prose."""
+        if len(analysis.parts) != 1:
+            return False
+        phrase = [t for t in tokens(analysis.subject_text) if t in analysis.subject]
+        if (len(phrase) < ENGLISH_MIN_TERMS or set(phrase) != set(analysis.subject)
+                or not set(phrase) - self.general or any(t.isdigit() for t in phrase)):
+            return False
+        n = len(phrase)
+        for _, text in self._section_texts(snap, self._judged(retrieval, condensed)):
+            seq = tokens(text)
+            if any(seq[i:i + n] == phrase for i in range(len(seq) - n + 1)):
+                return True
+        return False
 
     @staticmethod
     def _section_texts(snap: Snapshot, hits: Sequence[Hit]) -> list[tuple[str, str]]:

@@ -158,12 +158,26 @@ def reference_found(ref: Reference, corpus: str) -> bool:
         pattern = rf"\b{key}\b"
     elif ref.kind == "ccag":
         pattern = rf"\bccag[- ]{key}\b"
+    elif ref.kind == "ccag_annee" and len(ref.keys) > 1:
+        pattern = rf"\bccag[- ]{re.escape(ref.keys[1])}\W+(?:de\s+|du\s+)?{key}(?![0-9])"
     elif ref.kind == "regle":
         spaced = key.replace("r", r"r\s?", 1)
         pattern = rf"\b{spaced}\b"
     else:
         pattern = rf"(?<![0-9]){key}(?![0-9])"
-    return re.search(pattern, corpus) is not None
+    return any(not _DENIED.search(_sentence_at(corpus, m.start())) for m in re.finditer(pattern, corpus))
+
+
+# « Aucun « Guide pratique pour une commande publique numérique » n'a été trouvé » : the corpus names
+# the text only to say it does not exist, which does not make it a text of the corpus.
+_DENIED = re.compile(r"\baucune?\s[^.;]{0,120}?\sn'a (?:pas )?ete (?:trouvee?|identifiee?|publiee?)|\bn'existe pas\b"
+                     r"|\bnon trouvee?\b|\bintrouvable\b|\binexistante?\b")
+
+
+def _sentence_at(text: str, position: int) -> str:
+    start = max(text.rfind(mark, 0, position) for mark in (". ", "; ", "\n")) + 1
+    ends = [i for i in (text.find(mark, position) for mark in (". ", "; ", "\n")) if i >= 0]
+    return text[start:min(ends) if ends else len(text)]
 
 
 _DAY_MONTH = re.compile(r"(1er|[0-9]{1,2}) (janvier|fevrier|mars|avril|mai|juin|juillet|aout|septembre|octobre|novembre|"
