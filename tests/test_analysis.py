@@ -178,6 +178,13 @@ def test_a_question_without_a_subject_of_its_own_is_judged_on_its_narrative_too(
     assert len(b.parts) == 1
 
 
+def test_a_date_says_when_not_what_about() -> None:
+    a = _a("Achat d'un outil de gestion des salles prévu en mai 2026 : quelles formalités ?")
+    assert "mai" not in a.subject and "formal" in a.subject
+    assert "mar" not in _a("Qu'a décidé le 5 mars le ministre sur la souveraineté ?").subject
+    assert "mai" in _a("Le muguet du mois de mai, c'est couvert ?").subject  # no date: a word like another
+
+
 def test_a_referentiel_version_needs_no_keyword() -> None:
     a = _a("Quelles nouveautés dans SecNumCloud 9.0 pour l'IA ?")
     assert [(r.kind, r.keys) for r in a.references] == [("version", ("9.0", "secnumcloud"))]
@@ -205,6 +212,17 @@ def test_a_text_the_corpus_names_only_to_say_it_was_not_found_is_not_known() -> 
     assert a.references and not reference_found(a.references[0], denied)
     known = _a("Où trouver le « Guide pratique pour des achats numériques responsables » ?")
     assert reference_found(known.references[0], denied)
+
+
+def test_the_titles_the_corpus_denies_are_read_and_recognised_in_other_words() -> None:
+    from assistant.answer.scope import denied_titles, names_denied
+
+    titles = denied_titles(["Aucun « Guide pratique pour une commande publique numérique » publié par la DAE n'a été "
+                            "trouvé ; le guide identifié est le « Guide pratique pour des achats numériques responsables ».",
+                            "Aucune réaction de l'April n'a été trouvée."])
+    assert titles == ("Guide pratique pour une commande publique numérique",)
+    assert names_denied("le guide DAE/DINUM 2026 dédié à la commande publique numérique ?", titles) == titles[0]
+    assert names_denied("Où est le guide pratique pour des achats numériques responsables ?", titles) is None
 
 
 def test_english_questions_are_recognised() -> None:

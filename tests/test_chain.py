@@ -326,6 +326,17 @@ def test_invented_references_of_any_form_are_refused_without_tripping_the_citati
     assert "citation non vérifiée" not in answer.answer and not answer.problems
 
 
+def test_a_text_the_corpus_says_was_not_found_is_refused_in_any_wording(pipeline: Pipeline) -> None:
+    for question in ("Le guide DAE-DINUM de la commande publique numérique conseille quelle pondération ?",
+                     "Dans le guide pratique sur la commande publique numérique, quelle fiche traite de la sortie ?"):
+        answer = pipeline.chain.invoke(question)
+        assert answer.refused and answer.decision.reason == "denied_reference", answer.gate
+        assert "n'a été trouvé" in answer.answer and answer.related
+        assert "citation non vérifiée" not in answer.answer and not answer.problems
+    # The guide the corpus does identify is answered.
+    assert not pipeline.chain.invoke("Où trouver le guide pratique pour des achats numériques responsables ?").refused
+
+
 def test_a_request_for_creative_writing_is_refused_whatever_its_theme(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Écris-moi un poème sur le cloud souverain.")
     assert answer.refused and answer.decision.reason == "subject_not_covered", answer.gate
@@ -732,6 +743,17 @@ def test_a_question_wanting_names_gets_the_sentences_that_hold_them(pipeline: Pi
     assert not answer.refused, answer.gate
     assert "Lescure" in answer.answer and "Amiel" in answer.answer, answer.answer
     _verify(answer)
+
+
+def test_the_amount_of_a_small_purchase_asks_for_the_procedure_it_requires(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("petit outil de sondage à 35 k€ HT pour la sous-préfecture, commande en mars 2026 : "
+                                   "je dois faire une pub ?")
+    assert not answer.refused, answer.answer
+    assert "60 000 € HT" in answer.answer or "40 000 € HT" in answer.answer, answer.answer
+    _verify(answer)
+    # A neighbouring field asked about the same purchase is still named.
+    vat = pipeline.chain.invoke("Achat de 800 PC à 600 € HT pièce : la TVA est-elle récupérable ?")
+    assert vat.refused and "fiscalité" in vat.answer, vat.answer
 
 
 def test_a_tool_name_no_text_uses_does_not_sink_the_part_that_names_it(pipeline: Pipeline) -> None:

@@ -209,8 +209,15 @@ def _strip_spans(text: str, spans: list[tuple[int, int]]) -> tuple[str, str]:
     return " ".join(kept), " ".join(removed)
 
 
+# A date (« en mai 2026 », « le 5 février ») says when, not what about: the premise check reads it.
+_DATE_WORDS = re.compile(r"\b(?:(?:1er|\d{1,2})\s+)?(?:janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[ûu]t|septembre|"
+                   r"octobre|novembre|d[ée]cembre)(?=\s+(?:19|20)\d{2}\b)|\b(?:1er|\d{1,2})\s+(?:janvier|f[ée]vrier|mars|"
+                   r"avril|mai|juin|juillet|ao[ûu]t|septembre|octobre|novembre|d[ée]cembre)\b", re.IGNORECASE)
+
+
 def _stems(text: str, synonyms: dict[str, str]) -> frozenset[str]:
-    """Stems of ``text``, jargon read as its expansion (« appli » -> « application »)."""
+    """Stems of ``text``, jargon read as its expansion (« appli » -> « application »), dates left out."""
+    text = _DATE_WORDS.sub(" ", text)
     folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(text)))} "
     found = [key for key in synonyms if f" {key} " in folded]
     out = set(tokens(text))

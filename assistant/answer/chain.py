@@ -42,6 +42,7 @@ from assistant.answer.citations import check_answer, verify_citations
 from assistant.answer.condense import heuristic_condense, history_text, refers_back, resolve_rank, text_names
 from assistant.answer.fusion import fuse_hits
 from assistant.answer.gate import (
+    DENIED_REFERENCE,
     GENERIC_STEMS,
     INVENTED_REFERENCE,
     LOW_SIMILARITY,
@@ -65,7 +66,9 @@ from assistant.answer.scope import (
     PartVerdict,
     claim_supported,
     coverage,
+    denied_titles,
     judge_part,
+    names_denied,
     neighbouring_field,
     reference_found,
 )
@@ -136,6 +139,7 @@ class AnswerChain:
         self.general = general_stems(settings.prompts_dir) - self.lexicon.anchors
         # (generation, accents, corpus text, speller)
         self._per_generation: tuple[str, dict[str, str], str, Speller] | None = None
+        self._denied: tuple[str, tuple[str, ...]] | None = None
 
     # -- public API
 
@@ -328,6 +332,9 @@ class AnswerChain:
         invented = [r for r in analysis.references if not reference_found(r, corpus)]
         if invented:
             return replace(decision, refused=True, reason=INVENTED_REFERENCE, missing_reference=invented[0].label)
+        denied = names_denied(question, self._denied_titles())
+        if denied:
+            return replace(decision, refused=True, reason=DENIED_REFERENCE, missing_reference=denied)
         if is_english(question):
             # The subject analysis reads French: an English question is judged on meaning alone, which
             # proves less than words, so it needs a closer passage (a draft request is grounded anyway).
@@ -385,6 +392,12 @@ class AnswerChain:
             # How to treat one of the doctrine's nine objectives: the doctrine itself treats it.
             verdicts = [replace(v, covered=True, missing=()) if not v.covered and any(
                 stems and stems <= v.part.subject for stems, _ in self.topics) else v for v in verdicts]
+        if purchase_context(analysis, self.settings.prompts_dir):
+            # « petit outil de sondage à 35 k€ HT, commande en mars : je dois faire une pub ? »: the amount
+            # of a purchase asks which procedure it requires, which the thresholds answer.
+            amount = self.rules.get("purchase_amount") or r"(?!)"
+            verdicts = [replace(v, covered=True, missing=()) if not v.covered and re.search(amount, fold(v.part.text))
+                        else v for v in verdicts]
         verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.text)) for v in verdicts]
         verdicts = _inherit_uncovered(verdicts, question)
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
@@ -494,6 +507,8 @@ class AnswerChain:
     def _refusal(self, decision: GateDecision, retrieval: Retrieval, asked: Question) -> str:
         if decision.reason == INVENTED_REFERENCE:
             return self.wording.text("answer.refused_invented", reference=decision.missing_reference)
+        if decision.reason == DENIED_REFERENCE:
+            return self.wording.text("answer.refused_denied", reference=decision.missing_reference)
         if decision.missing_reference:
             return self.wording.text("answer.refused_reference", reference=decision.missing_reference)
         if decision.reason == SUBJECT_NOT_COVERED and decision.premises:
@@ -574,6 +589,13 @@ class AnswerChain:
             cached = (snap.generation, accents, corpus, speller)
             self._per_generation = cached
         return cached[1], cached[2], cached[3]
+
+    def _denied_titles(self) -> tuple[str, ...]:
+        """Per committed index generation: the titles the corpus says were not found."""
+        snap = self.searcher.reader.snapshot()
+        if self._denied is None or self._denied[0] != snap.generation:
+            self._denied = (snap.generation, denied_titles(s.text for s in snap.sections.values()))
+        return self._denied[1]
 
     @staticmethod
     def _judged(retrieval: Retrieval, condensed: Condensed) -> tuple[Hit, ...]:

@@ -45,6 +45,7 @@ TERMS_ABSENT = "terms_absent"
 LOW_SIMILARITY = "low_similarity"
 SUBJECT_NOT_COVERED = "subject_not_covered"
 INVENTED_REFERENCE = "invented_reference"
+DENIED_REFERENCE = "denied_reference"  # a text the corpus says was not found
 
 
 def informative_terms(question: str) -> set[str]:

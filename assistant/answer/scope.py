@@ -174,6 +174,25 @@ _DENIED = re.compile(r"\baucune?\s[^.;]{0,120}?\sn'a (?:pas )?ete (?:trouvee?|id
                      r"|\bnon trouvee?\b|\bintrouvable\b|\binexistante?\b")
 
 
+_DENIAL = re.compile(r"\bAucune?\s+«\s*(?P<t>[^»]{5,120}?)\s*»[^.;]{0,160}?\bn'a (?:pas )?été (?:trouvée?|identifiée?|publiée?)")
+
+
+def denied_titles(texts: Iterable[str]) -> tuple[str, ...]:
+    """The texts the corpus says do not exist (« Aucun « Guide … » n'a été trouvé »), as it writes them."""
+    return tuple(dict.fromkeys(m.group("t") for text in texts for m in _DENIAL.finditer(text)))
+
+
+def names_denied(question: str, titles: Sequence[str], share: float = 0.8) -> str | None:
+    """The denied title a question cites, in its own words or not (« le guide DAE-DINUM de la commande
+    publique numérique »): most of the title's words are in the question."""
+    asked = set(tokens(question))
+    for title in titles:
+        words = set(tokens(title))
+        if len(words) >= 3 and len(words & asked) >= share * len(words):
+            return title
+    return None
+
+
 def _sentence_at(text: str, position: int) -> str:
     start = max(text.rfind(mark, 0, position) for mark in (". ", "; ", "\n")) + 1
     ends = [i for i in (text.find(mark, position) for mark in (". ", "; ", "\n")) if i >= 0]
