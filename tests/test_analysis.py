@@ -185,6 +185,18 @@ def test_a_date_says_when_not_what_about() -> None:
     assert "mai" in _a("Le muguet du mois de mai, c'est couvert ?").subject  # no date: a word like another
 
 
+def test_how_much_and_when_a_figure_holds_is_not_what_the_claim_is_about() -> None:
+    from assistant.answer.analysis import analyse as analyse_claims
+
+    claims = analyse_claims("La circulaire impose au moins 20 % de pondération pour la souveraineté, je l'intègre où ?",
+                            PROMPTS, GENERIC_STEMS).claims
+    assert claims and "moin" not in claims[0].terms and "souverainet" in claims[0].terms
+    families = {"quantity": []}
+    # A section that shares only « moins » and the figure does not support the claim.
+    lots = "Les lots de moins de 80 000 € HT relèvent de la règle des 20 %."
+    assert not claim_supported(claims[0], [lots], families)
+
+
 def test_a_referentiel_version_needs_no_keyword() -> None:
     a = _a("Quelles nouveautés dans SecNumCloud 9.0 pour l'IA ?")
     assert [(r.kind, r.keys) for r in a.references] == [("version", ("9.0", "secnumcloud"))]

@@ -436,7 +436,7 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
         # the claim is about: a section that states the rule need not repeat them.
         framing = frozenset(t for m in _CLAIM_FRAME.finditer(clause) for t in tokens(m.group("v") or m.group(0)))
         terms = (frozenset(t for t in words if not t.isdigit()) - frozenset(tokens(" ".join(markers))) - numbers
-                 - framing)
+                 - framing - _QUALIFIERS)
         extended = re.search(r["claims"]["extension"], clause) is not None
         out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms, extended))
     # « la circulaire d'Élisabeth Borne de février 2026 »: who signed a text is taken for granted.
@@ -456,6 +456,13 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
             out.append(Claim(text[m.start():m.end()].strip(), "quote", (plain(m.group("q")),),
                              frozenset(t for t in tokens(m.group("q")) if not t.isdigit())))
     return tuple(out)
+
+
+# How much and when (« au moins 20 % », « toujours à 40 000 € en juin ») qualify the figure: a section
+# that states it need not share these words, and one that shares only them does not support it.
+_QUALIFIERS = frozenset(tokens("moins plus maximum minimum max min environ jusqu toujours encore seulement "
+                               "uniquement janvier février mars avril mai juin juillet août septembre octobre "
+                               "novembre décembre"))
 
 
 def plain(text: str) -> str:
