@@ -632,3 +632,52 @@ def test_the_words_of_a_drafting_request_are_not_a_route_nor_what_is_set_aside()
     # What follows « pour » is the purpose, not the alternative set aside by « pas de ».
     read = read_request("Écris pourquoi on ne prend pas de cloud qualifié pour l'application des menus, merci", PROMPTS)
     assert read.object == "application des menus"
+
+
+def test_an_acronym_written_with_its_version_must_be_known_in_that_version() -> None:
+    refs = _a("Le RGSN, référentiel général de souveraineté numérique v1.0, s'impose-t-il aux opérateurs ?").references
+    assert [(r.kind, r.keys) for r in refs] == [("version_sigle", ("1.0", "rgsn"))]
+    assert not _a("Notre offre est conforme, version 2 comprise ?").references  # a word, not an acronym
+    corpus = fold("Le RGAA (version 4.1) s'applique ; le RGS version 2.0 de 2014.")
+    rgaa = [r for r in _a("Le RGAA v4.1 s'applique-t-il ?").references if r.kind == "version_sigle"]
+    assert rgaa and reference_found(rgaa[0], corpus)
+    assert not reference_found(refs[0], corpus)
+
+
+def test_a_numbered_circular_of_any_author_and_an_english_dated_order_are_references() -> None:
+    dinum = _a("La circulaire DINUM n° 2026-07 sur le magasin d'applications impose quoi aux DSI ?").references
+    assert [r.keys for r in dinum] == [("2026-07",)]
+    order = _a("What scoring grid does the arrêté of 3 September 2026 set for cloud tenders?").references
+    assert [r.keys for r in order] == [("3 septembre 2026",)]  # read as the corpus would date it
+    assert reference_found(order[0], fold("Arrêté du 3 septembre 2026 relatif à…"))
+    assert not reference_found(order[0], fold("Arrêté du 14 avril 2026 relatif à…"))
+
+
+def test_a_circular_named_by_its_number_and_said_signed_by_someone_is_checked_with_that_number() -> None:
+    claims = _a("J'ai lu que la 6519/SG avait été signée par Élisabeth Borne. C'est la même que celle de 2023 ?").claims
+    assert [(c.kind, c.values) for c in claims] == [("actor", ("borne", "6519"))]
+    assert not claim_supported(claims[0], [fold("La circulaire n° 6404/SG a été signée par Élisabeth Borne.")], {})
+    assert claim_supported(claims[0], [fold("La circulaire n° 6519/SG a été signée par Élisabeth Borne.")], {})
+
+
+def test_anyway_is_not_when_and_a_purchase_named_by_its_noun_is_a_purchase() -> None:
+    from assistant.answer.analysis import purchase_context
+
+    a = _a("Petit achat de 25 k€ HT de licences, sans appel d'offres : quelles règles je dois quand même respecter ?")
+    assert a.answer_type != "date" and purchase_context(a, PROMPTS)
+    assert _a("Quand la circulaire a-t-elle été publiée ?").answer_type == "date"
+    # Without an amount, the noun may be what is asked about: the circular on digital purchases.
+    assert not purchase_context(_a("Numéro, date et signataire de la circulaire achats numériques ?"), PROMPTS)
+
+
+def test_the_activity_a_purchased_object_serves_is_context() -> None:
+    a = _a("Quelles options examiner pour un SaaS pour la gestion des subventions de la région ?")
+    assert {"subvent", "gestion"} <= set(a.context), (a.subject, a.context)
+    assert "subvent" not in a.subject
+    assert "reversibil" in _a("Quelle solution pour la réversibilité ?").subject
+
+
+def test_a_second_question_opened_by_qu_est_ce_is_a_part_of_its_own() -> None:
+    a = _a("Quel délai fixe le Data Act pour le changement de fournisseur, et qu'est-ce que la loi SREN "
+           "interdit sur les frais de transfert ?")
+    assert len(a.parts) == 2, [p.text for p in a.parts]

@@ -893,3 +893,55 @@ def test_a_wrong_year_given_to_a_named_text_is_corrected_and_a_right_one_is_not(
     assert wrong.premises and wrong.answer.startswith("**Non, selon les textes indexés**"), wrong.answer
     right = pipeline.chain.invoke("La loi SREN de 2024 impose-t-elle un hébergement qualifié SecNumCloud ?")
     assert not right.premises, right.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Une violation de données personnelles chez notre hébergeur : qui prévient les personnes concernées ?",
+        "Quel dossier monter pour verser une subvention à une association de médiation numérique ?",
+        "Quel contrat passer pour la fourniture d'électricité de notre centre de données ?",
+    ],
+)
+def test_a_neighbouring_fields_phrase_is_refused_though_its_words_appear_apart(pipeline: Pipeline,
+                                                                                question: str) -> None:
+    answer = pipeline.chain.invoke(question)
+    assert answer.refused and answer.decision.reason == "subject_not_covered", (answer.gate, answer.answer)
+    assert "ne traitent pas de ce point" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is the SREN law the same thing as SecNumCloud?",
+        "Une acquisition de licences à 30 k€ HT : quelles règles de mise en concurrence ?",
+        "Notre direction fabrique elle-même ses outils métier : est-ce encore permis par la doctrine ?",
+    ],
+)
+def test_a_covered_question_in_other_words_is_answered(pipeline: Pipeline, question: str) -> None:
+    answer = pipeline.chain.invoke(question)
+    assert not answer.refused, (answer.gate, answer.answer)
+    _verify(answer)
+
+
+def test_a_circular_named_by_its_number_with_a_wrong_signatory_is_corrected(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("La 6519/SG a été signée par Jean Castex, non ? Elle s'applique à qui ?")
+    assert answer.premises, answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Le RNSC v2.0 est-il exigible de nos hébergeurs ?",
+     "Que demande la circulaire DINUM n° 2026-11 aux directions du numérique ?"],
+)
+def test_an_acronym_in_a_version_and_a_numbered_circular_nobody_wrote_are_refused(pipeline: Pipeline,
+                                                                                   question: str) -> None:
+    answer = pipeline.chain.invoke(question)
+    assert answer.refused and answer.decision.reason == "invented_reference", (answer.gate, answer.answer)
+    assert "citation non vérifiée" not in answer.answer and not answer.problems
+
+
+def test_an_acronym_of_the_lexicon_in_a_version_is_read_as_what_it_stands_for(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("SNC v3.2 : quelles règles sur l'actionnariat du prestataire ?")
+    assert not answer.refused, (answer.gate, answer.answer)
+    _verify(answer)

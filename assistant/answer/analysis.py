@@ -98,7 +98,7 @@ def _sentences(text: str) -> list[str]:
 _COORDINATED = re.compile(
     r",\s*(?:et|ainsi que|puis)\s+(?:au passage\s+|aussi\s+|enfin\s+)?(?=(?:(?:sur|pour|dans|en|avec|par|de|à|a|jusqu'à)\s+)?"
     r"(?:quel|quelle|quels|quelles|comment|"
-    r"combien|qui|o[uù]|quand|pourquoi|est-ce|faut-il|dois-je|doit-on|peut-on|puis-je)\b)",
+    r"combien|qui|o[uù]|quand|pourquoi|est-ce|qu['’]est-ce|faut-il|dois-je|doit-on|peut-on|puis-je)\b)",
     re.IGNORECASE,
 )
 
@@ -183,6 +183,11 @@ def _object_spans(sentence: str, r: dict) -> list[tuple[int, int]]:
     stop = r"(?=\s+(?:sans|avec|selon|hors|sauf|si|quand|lorsque|afin|pour|sur|en|au regard|conformement)\b|[,;:?!()]|$)"
     spans = [m.span(1) for m in re.finditer(
         rf"\b(?:{objects})\s+((?:de|d'|du|des)\s*.*?){stop}", folded)]
+    # « un SaaS pour la gestion des subventions »: the activity the object serves is its need too.
+    activities = "|".join(re.escape(a) for a in r.get("purchase_activities", []))
+    if activities:
+        spans += [m.span(1) for m in re.finditer(
+            rf"\b(?:{objects})\s+(?:pour|dedie a|dediee a)\s+((?:le|la|les|l')\s*(?:{activities})\b.*?){stop}", folded)]
     spans += [m.span(1) for m in re.finditer(
         rf"\b(?:{verbs})\s+((?:le|la|les|l'|un|une|des|notre|nos|son|sa|ses|leur|leurs|ce|cet|cette|ces)\b.*?){stop}",
         folded)]
@@ -311,12 +316,18 @@ def own_references(text: str, prompts_dir: Path) -> str:
     return text
 
 
+# Reference kinds whose name (group « b ») is any acronym: it must be written in capitals.
+_UPPERCASE_NAMES = frozenset({"version_sigle"})
+
+
 def _references(text: str, r: dict) -> tuple[Reference, ...]:
     out: list[Reference] = []
     folded = fold(text)
     for kind, pattern in r["references"].items():
         for m in re.finditer(pattern, folded):
-            keys = tuple(k for k in (m.groupdict().get("a"), m.groupdict().get("b")) if k)
+            if kind in _UPPERCASE_NAMES and (len(text) != len(folded) or not text[m.start("b"):m.end("b")].isupper()):
+                continue  # « conforme, version 2 » is no acronym: only a name written in capitals is one
+            keys = tuple(_french_date(k) for k in (m.groupdict().get("a"), m.groupdict().get("b")) if k)
             label = text[m.start():m.end()] if len(text) == len(folded) else m.group(0)
             out.append(Reference(kind, label.strip(), tuple(re.sub(r"\s+", " ", k).strip() for k in keys)))
     return tuple(out)
@@ -348,6 +359,15 @@ _DATE = re.compile(rf"\b(1er|[0-9]{{1,2}})\s+({_MONTHS})(?:\s+(20[0-9]{{2}}))?\b
 _ENGLISH_DATE = re.compile(
     rf"\b(?:([0-9]{{1,2}})(?:st|nd|rd|th)?\s+({'|'.join(_ENGLISH_MONTHS)})|({'|'.join(_ENGLISH_MONTHS)})\s+([0-9]{{1,2}})"
     rf"(?:st|nd|rd|th)?,?)(?:\s+(20[0-9]{{2}}))?\b")
+
+
+def _french_date(value: str) -> str:
+    """« 3 september 2026 » as the corpus would write it (« 3 septembre 2026 »); anything else unchanged."""
+    m = _ENGLISH_DATE.fullmatch(value.strip())
+    if not m:
+        return value
+    day, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    return " ".join(x for x in (day, _ENGLISH_MONTHS[month], m.group(5)) if x)
 
 
 def _dates(clause: str) -> list[str]:
@@ -442,9 +462,11 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
     # « la circulaire d'Élisabeth Borne de février 2026 »: who signed a text is taken for granted.
     for m in re.finditer(r["claims"]["actor"], text):
         name = fold(m.group("name")).split()[-1]
-        years = re.findall(r"\b20[0-9]{2}\b", text[m.start():m.end() + 40])
+        after = re.split(r"[.?!;]", text[m.end():m.end() + 40], maxsplit=1)[0]  # the same sentence only
+        years = re.findall(r"\b20[0-9]{2}\b", m.group(0) + after)
         terms = frozenset(t for t in tokens(m.group(0)) if not t.isdigit())
-        out.append(Claim(m.group(0).strip(), "actor", (name, *years[:1]), terms))
+        number = m.groupdict().get("num")  # « la 6519/SG signée par… »: the name goes with that number
+        out.append(Claim(m.group(0).strip(), "actor", (name, *years[:1], *([number] if number else [])), terms))
     # « la loi SREN de 2022 »: the year of a named text is taken for granted.
     for m in re.finditer(r["claims"]["text_year"], fold(text)):
         out.append(Claim(m.group(0).strip(" »\"”"), "dated_text", (m.group("y"), m.group("t")),
@@ -509,9 +531,12 @@ def normalise(text: str, prompts_dir: Path) -> str:
 
 
 def purchase_context(analysis: QuestionAnalysis, prompts_dir: Path) -> bool:
-    """The buyer describes something they buy (an object of purchase or a purchase verb)."""
+    """The buyer describes something they buy: an object of purchase, a purchase verb, or a purchase noun
+    with its amount (« achat de licences à 30 k€ HT »; « la circulaire achats numériques » is a subject)."""
     r = rules(prompts_dir)
     words = set(tokens(" ".join(r["purchase_objects"] + r["purchase_verbs"])))
+    if re.search(r.get("purchase_amount") or r"(?!)", fold(analysis.text)):
+        words |= set(tokens(" ".join(r.get("purchase_nouns", []))))
     return bool(words & (set(analysis.context) | set(tokens(analysis.text))))
 
 

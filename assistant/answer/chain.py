@@ -30,6 +30,7 @@ from typing import Literal
 from assistant.answer.analysis import (
     Part,
     QuestionAnalysis,
+    Reference,
     analyse,
     french_words,
     general_stems,
@@ -329,7 +330,7 @@ class AnswerChain:
             return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED,
                            not_covered=(written.get(creative.group("w"), creative.group("w")),))
         corpus = self._generation_data()[1]
-        invented = [r for r in analysis.references if not reference_found(r, corpus)]
+        invented = [r for r in analysis.references if not self._reference_known(r, corpus)]
         if invented:
             return replace(decision, refused=True, reason=INVENTED_REFERENCE, missing_reference=invented[0].label)
         denied = names_denied(question, self._denied_titles())
@@ -398,7 +399,9 @@ class AnswerChain:
             amount = self.rules.get("purchase_amount") or r"(?!)"
             verdicts = [replace(v, covered=True, missing=()) if not v.covered and re.search(amount, fold(v.part.text))
                         else v for v in verdicts]
-        verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.text)) for v in verdicts]
+        verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.text),
+                                       [text for _, text in sections + self._section_texts(snap, p.hits)])
+                    for v, p in zip(verdicts, retrieval.parts, strict=True)]
         verdicts = _inherit_uncovered(verdicts, question)
         written = {fold(w): w for w in re.findall(r"[\w'-]+", condensed.question.text)}  # the user's spelling
         not_covered = tuple(dict.fromkeys(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
@@ -597,6 +600,16 @@ class AnswerChain:
             self._denied = (snap.generation, denied_titles(s.text for s in snap.sections.values()))
         return self._denied[1]
 
+    def _reference_known(self, ref: Reference, corpus: str) -> bool:
+        """Whether the corpus mentions the reference, an acronym of the lexicon read as what it stands
+        for (« SNC v3.2 » is SecNumCloud v3.2)."""
+        if reference_found(ref, corpus):
+            return True
+        if ref.kind != "version_sigle" or len(ref.keys) < 2:
+            return False
+        expansion = self.lexicon.synonyms.get(fold(ref.keys[1]))
+        return bool(expansion) and reference_found(replace(ref, keys=(ref.keys[0], fold(expansion))), corpus)
+
     @staticmethod
     def _judged(retrieval: Retrieval, condensed: Condensed) -> tuple[Hit, ...]:
         """The passages the scope and premise checks read: the generator may quote from deeper ones,
@@ -609,7 +622,11 @@ class AnswerChain:
         where the meaning alone is too far."""
         folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(question)))} "
         french = [exp for key, exp in self.lexicon.synonyms.items() if f" {key} " in folded]
-        terms = frozenset(tokens(" ".join(french))) - self.general
+        # The domain's own names need no translation (« the SREN law and SecNumCloud »): names written with
+        # capitals inside (acronyms, CamelCase), two of them at least, as « French » or « DINUM » alone say little.
+        named = self.lexicon.anchors & set(tokens(" ".join(re.findall(r"\b[A-Z]\w*[A-Z]\w*", question))))
+        named = named if len(named) >= 2 else frozenset()
+        terms = (frozenset(tokens(" ".join(french))) | named) - self.general
         if len(terms) < ENGLISH_MIN_TERMS:
             return False
         sections = self._section_texts(snap, self._judged(retrieval, condensed))

@@ -130,16 +130,29 @@ def judge_part(
 _KEYWORD = {"fiche": r"fiches?", "critere": r"criteres?", "paragraphe": r"(?:paragraphe|point|section|§)"}
 
 
-def neighbouring_field(verdict: PartVerdict, fields: Sequence[tuple[str, str]]) -> PartVerdict:
+def neighbouring_field(
+    verdict: PartVerdict, fields: Sequence[tuple[str, str]], sections: Sequence[str] = (),
+) -> PartVerdict:
     """A part whose subject uses a word of a field the texts do not treat (« amortir », « TVA »), a
-    word absent from the section that best covers it, is not covered: the field is named."""
+    word absent from the section that best covers it, is not covered: the field is named. A field's
+    phrase (« violation de données ») is named when no section writes it as such, though each of its
+    words may appear apart (« données dont la violation… »)."""
     # The fields' words are folded, and a folded word may stem apart (« indemnite » -> « indemnit »,
     # « indemnité » -> « indemn »): the two stems of one word match.
+    written = [tokens(text) for text in sections]
+
+    def phrase_absent(term: str) -> bool:
+        seq = tokens(term)
+        n = len(seq)
+        return (n > 1 and bool(written) and bool(set(seq) & verdict.part.subject)
+                and not any(w[i:i + n] == seq for w in written for i in range(len(w) - n + 1)))
+
     named = [(term, field) for term, field in fields
-             if any(same_word(t, m) for t in tokens(term) for m in verdict.missing_stems)]
+             if any(same_word(t, m) for t in tokens(term) for m in verdict.missing_stems) or phrase_absent(term)]
     if not named:
         return verdict
-    stems = {m for term, _ in named for t in tokens(term) for m in verdict.missing_stems if same_word(t, m)}
+    stems = {m for term, _ in named for t in tokens(term) for m in verdict.missing_stems | verdict.part.subject
+             if same_word(t, m)}
     words = ", ".join(surface_words(verdict.part.text, stems) or [term for term, _ in named])  # as the user wrote them
     return replace(verdict, covered=False, missing=(f"{named[0][1]} ({words})",))
 
