@@ -681,3 +681,13 @@ def test_a_second_question_opened_by_qu_est_ce_is_a_part_of_its_own() -> None:
     a = _a("Quel délai fixe le Data Act pour le changement de fournisseur, et qu'est-ce que la loi SREN "
            "interdit sur les frais de transfert ?")
     assert len(a.parts) == 2, [p.text for p in a.parts]
+
+
+def test_outside_objects_keeps_the_situation_and_drops_what_is_bought() -> None:
+    from assistant.answer.analysis import outside_objects
+
+    rest = outside_objects("Un candidat de notre marché de visio a saisi le juge en référé : comment faire ?", PROMPTS)
+    assert "refere" in rest and "visio" not in rest
+    rest = outside_objects("Notre marché de messagerie a fait l'objet d'un référé : que faire ?", PROMPTS)
+    assert "refere" in rest and "messagerie" not in rest  # the object ends at its verb
+    assert "associations" not in outside_objects("Quel outil de gestion à destination des associations ?", PROMPTS)

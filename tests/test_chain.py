@@ -945,3 +945,16 @@ def test_an_acronym_of_the_lexicon_in_a_version_is_read_as_what_it_stands_for(pi
     answer = pipeline.chain.invoke("SNC v3.2 : quelles règles sur l'actionnariat du prestataire ?")
     assert not answer.refused, (answer.gate, answer.answer)
     _verify(answer)
+
+
+def test_a_method_question_about_what_happened_in_a_neighbouring_field_is_refused(pipeline: Pipeline) -> None:
+    # The doctrine's method covers how to buy, whatever is bought, not a dispute the purchase ran into.
+    dispute = pipeline.chain.invoke("Un soumissionnaire écarté de notre marché de messagerie a engagé un référé "
+                                    "précontractuel : comment préparer notre défense ?")
+    assert dispute.refused and dispute.decision.reason == "subject_not_covered", (dispute.gate, dispute.answer)
+    assert "contentieux" in dispute.answer and "référé" in dispute.answer
+    # What is bought may belong to such a field: buying it is still a purchase the method answers.
+    tool = pipeline.chain.invoke("Il faut remplacer le logiciel de suivi des subventions de la direction : "
+                                 "par quoi je commence ?")
+    assert not tool.refused, (tool.gate, tool.answer)
+    _verify(tool)

@@ -194,6 +194,23 @@ def _object_spans(sentence: str, r: dict) -> list[tuple[int, int]]:
     return spans
 
 
+def outside_objects(text: str, prompts_dir: Path) -> str:
+    """The folded text without what the buyer buys (« notre marché de visio »): what is left tells the
+    buyer's situation (« a saisi le juge en référé précontractuel »)."""
+    folded = fold(text)
+    for start, end in _object_spans(text, rules(prompts_dir)):
+        # « marché de messagerie a engagé un référé »: the object ends at the verb (« à » is no verb).
+        verb = next((m for m in _AFTER_OBJECT.finditer(folded, start, end)
+                     if len(text) != len(folded) or text[m.start():m.end()].lower() != "à"), None)
+        end = verb.start() if verb else end
+        folded = folded[:start] + " " * (end - start) + folded[end:]
+    return folded
+
+
+# A finite verb or a relative pronoun after what is bought starts what happened to it.
+_AFTER_OBJECT = re.compile(r"\b(?:a|ont|est|sont|etait|avait|avaient|va|vont|doit|doivent|qui|que|dont)\b")
+
+
 def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):

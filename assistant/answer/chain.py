@@ -35,6 +35,7 @@ from assistant.answer.analysis import (
     french_words,
     general_stems,
     normalise,
+    outside_objects,
     own_references,
     purchase_context,
     rules,
@@ -72,6 +73,7 @@ from assistant.answer.scope import (
     names_denied,
     neighbouring_field,
     reference_found,
+    situation_field,
 )
 from assistant.answer.spelling import Speller, build_speller, respell
 from assistant.answer.types import (
@@ -384,9 +386,13 @@ class AnswerChain:
             named = {t for r in analysis.references for t in tokens(" ".join((r.label, *r.keys)))}
             verdicts = [replace(v, covered=True, missing=()) if not v.covered and v.part.subject - self.general <= named
                         else v for v in verdicts]
-        if analysis.answer_type == "procedure" and self._method_question(analysis):
-            # How to go about a purchase: the doctrine's method answers it, whatever is bought.
-            verdicts = [replace(v, covered=True, missing=()) for v in verdicts]
+        method = analysis.answer_type == "procedure" and self._method_question(analysis)
+        if method:
+            # How to go about a purchase: the doctrine's method answers it, whatever is bought, but not
+            # whatever happened to the buyer (a dispute, a data breach: a field the texts do not treat).
+            texts = [text for _, text in sections]
+            verdicts = [situation_field(replace(v, covered=True, missing=()), self.lexicon.neighbour_fields(
+                outside_objects(v.part.text, self.settings.prompts_dir)), texts) for v in verdicts]
         verdicts = [self._judged_alone(v, sections + self._section_texts(snap, p.hits), p, whole, everyday, snap)
                     for v, p in zip(verdicts, retrieval.parts, strict=True)]
         if not analysis.claims and analysis.answer_type in TOPIC_ANSWER_TYPES:

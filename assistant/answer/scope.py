@@ -157,6 +157,25 @@ def neighbouring_field(
     return replace(verdict, covered=False, missing=(f"{named[0][1]} ({words})",))
 
 
+def situation_field(verdict: PartVerdict, fields: Sequence[tuple[str, str]], sections: Sequence[str]) -> PartVerdict:
+    """A part covered because it asks for the doctrine's method, whose situation lies in a field the
+    texts do not treat (« un candidat a saisi le juge en référé : comment rédiger notre défense ? »):
+    the field is named when no section writes its word."""
+    written = [tokens(text) for text in sections]
+
+    def absent(term: str) -> bool:
+        seq = tokens(term)
+        n = len(seq)
+        return bool(seq) and not any(w[i:i + n] == seq for w in written for i in range(len(w) - n + 1))
+
+    named = [(term, field) for term, field in fields if absent(term)]
+    if not named:
+        return verdict
+    stems = {t for term, _ in named for t in tokens(term)}
+    words = " ".join(surface_words(verdict.part.text, stems)) or named[0][0]  # as the user wrote them
+    return replace(verdict, covered=False, missing=(f"{named[0][1]} ({words})",))
+
+
 def reference_found(ref: Reference, corpus: str) -> bool:
     """Whether the corpus (folded text) mentions the reference: its number, date or code, next to
     its keyword when the number alone would match anything (« fiche 12 », « critère 95 »)."""
