@@ -75,14 +75,23 @@ def tokens(text: str) -> list[str]:
     Stemming runs on the accented word (the French Snowball stemmer relies on accents:
     « signée » and « signé » both give « sign »), folding comes after.
     """
-    out: list[str] = []
-    stem = _stemmer().stemWord
-    for raw in _RAW_WORD.findall(text.lower().replace("œ", "oe")):
-        folded = fold(raw)
-        if folded in STOPWORDS or (len(folded) < 2 and not folded.isdigit()):
-            continue
-        out.append(fold(stem(raw)))
-    return out
+    return list(_text_tokens(text))
+
+
+@lru_cache(maxsize=32768)
+def _text_tokens(text: str) -> tuple[str, ...]:
+    # The same passages and questions are tokenized over and over (gate, generator, metrics).
+    out = (_word_token(raw) for raw in _RAW_WORD.findall(text.lower().replace("œ", "oe")))
+    return tuple(t for t in out if t)
+
+
+@lru_cache(maxsize=131072)
+def _word_token(raw: str) -> str:
+    """The token of one lowercased word, or "" for a stopword or a lone letter."""
+    folded = fold(raw)
+    if folded in STOPWORDS or (len(folded) < 2 and not folded.isdigit()):
+        return ""
+    return fold(_stemmer().stemWord(raw))
 
 
 def split_sentences(text: str) -> list[str]:

@@ -32,3 +32,20 @@ def test_unknown_backend_and_missing_folder_are_clear() -> None:
         get_embeddings("openai:text-embedding-3")
     with pytest.raises(EmbeddingConfigError, match="introuvable"):
         get_embeddings("sentence-transformers:/nonexistent/model")
+
+
+def test_cached_rows_are_the_rows_a_new_call_computes() -> None:
+    emb = get_embeddings("use")
+    texts = ["Quel est le seuil des procédures formalisées ?", "Qui signe la circulaire ?", "réversibilité"]
+    first = emb.encode(texts)  # computed together, then kept
+    again = emb.encode([texts[1], texts[2], texts[1]])  # from the cache, in another order, with a repeat
+    fresh = np.vstack([emb._compute([t]) for t in (texts[1], texts[2], texts[1])])  # computed alone, no cache
+    assert np.array_equal(again, fresh) and np.array_equal(again[:2], first[1:])
+    size = emb.cache_size
+    try:
+        emb.cache_size = 2  # the oldest rows leave, the answer stays right
+        evicting = emb.encode([f"question {i}" for i in range(5)])
+        assert len(emb._cache) <= 2
+        assert np.array_equal(evicting[4], emb._compute(["question 4"])[0])
+    finally:
+        emb.cache_size = size

@@ -463,3 +463,31 @@ def test_another_embedding_backend_is_compared_side_by_side(eval_settings: Setti
     assert [r.case_id for r in other.results] == [r.case_id for r in report.ours.results]
     assert other.metrics["citation_validity"] in (None, 1.0)
     assert set(report.paired["cases"]) == {names[1]}  # compared case by case like any baseline
+
+
+def test_baselines_on_a_stable_sample_of_the_blind_set(eval_settings: Settings) -> None:
+    from assistant.evaluation.report import summary_tables
+    from assistant.evaluation.runner import in_baseline_sample
+
+    ids = [f"B{lot}-fact-{n:03d}" for lot in range(1, 40) for n in range(1, 41)]
+    kept = [i for i in ids if in_baseline_sample(i, 4)]
+    assert 0.2 < len(kept) / len(ids) < 0.3  # about one in four, whatever the lot or the kind
+    assert kept == [i for i in ids if in_baseline_sample(i, 4)] and all(in_baseline_sample(i, 1) for i in ids)
+
+    calls: list[tuple[int, int, str]] = []
+    report = run_evaluation(eval_settings, SUITE, compare=True, baseline_sample=2, write=False,
+                            progress=lambda d, t, label: calls.append((d, t, label)))
+    dev, blind = report.set_info("dev").case_ids, report.set_info("blind").case_ids
+    sample = [c for c in blind if in_baseline_sample(c, 2)]
+    assert 0 < len(sample) < len(blind)  # the test needs a real sample: some in, some out
+    assert [r.case_id for r in report.ours.results] == dev + blind  # our pipeline answers everything
+    for name in ("bm25", "dense", "langchain"):
+        assert [r.case_id for r in report.system(name).results] == dev + sample
+        assert report.paired["blind"][name]["fact_coverage"].cases == len(sample)
+        assert report.paired["dev"][name]["fact_coverage"].cases == len(dev)
+        assert report.system(name).set_metrics("blind")["counts"]["cases"] == len(sample)
+    assert report.baseline_sample == 2 and report.to_json()["baseline_sample"] == 2
+    assert calls[-1][0] == calls[-1][1] == len(dev + blind) + 3 * len(dev + sample) + 1
+    blind_table = summary_tables(report)[2]  # dev, its paired table, then blind
+    assert f"bm25 ({len(sample)} cas)" in list(blind_table.columns[0].cells)
+    assert "ours" in list(blind_table.columns[0].cells)

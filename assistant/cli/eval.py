@@ -68,6 +68,9 @@ def eval_command(
     llm: Annotated[bool, typer.Option(
         "--llm", help="Répondre avec le LLM configuré plutôt qu'avec le générateur extractif.")] = False,
     show_failed: Annotated[int, typer.Option("--show-failed", min=0, help="Nombre de cas en échec affichés.")] = 20,
+    baseline_sample: Annotated[int, typer.Option(
+        "--baseline-sample", min=1, help="Avec --compare : les références ne répondent qu'à un cas blind sur N "
+        "(choisi par une empreinte stable de son identifiant) ; tous les cas dev. 1 = tous (défaut).")] = 1,
 ) -> None:
     """Évaluer l'assistant sur les cas de référence (hors ligne) et écrire les rapports."""
     from assistant.evaluation import (
@@ -101,7 +104,8 @@ def eval_command(
             pipeline = get_pipeline(settings)
             report = run_evaluation(settings, cases, compare, out, step_callback(bar, "Évaluation"), judge=judge,
                                     use_llm=llm, thresholds=limits, extra_thresholds=extra,
-                                    reader=pipeline.reader, llm=pipeline.llm, embeddings=tuple(embedding or ()))
+                                    reader=pipeline.reader, llm=pipeline.llm, embeddings=tuple(embedding or ()),
+                                    baseline_sample=baseline_sample)
     except (CaseError, IndexError_, JudgeUnavailable) as exc:
         raise fail(exc, 2) from exc
 

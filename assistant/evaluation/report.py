@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from assistant.evaluation.cases import BLIND_SET
 from assistant.evaluation.paired import CONFIDENCE
 from assistant.evaluation.plots import KIND_LABELS, OOS_LABELS, report_figures
-from assistant.evaluation.results import OURS, EvalReport
+from assistant.evaluation.results import OURS, EvalReport, SetInfo
 from assistant.evaluation.scoring import KIND_METRICS, METRICS, OOS_METRICS, SUMMARY_METRICS
 from assistant.fileio import atomic_write_text
 
@@ -77,6 +77,13 @@ def _tone(metric: str, value: float | None) -> str:
     return "pos" if better else "neg"
 
 
+def system_label(report: EvalReport, system: str, info: SetInfo) -> str:
+    """The system's name, with the number of cases it answered when it answered only part of the set
+    (baselines on a sample of the blind set, ``baseline_sample``)."""
+    answered = len(report.results_in(system, info.name))
+    return system if answered == len(info.case_ids) else f"{system} ({answered} cas)"
+
+
 def set_order(report: EvalReport) -> list[str]:
     """Blind sets first where failures are listed: they are the ones that tell the truth."""
     return sorted(report.set_names, key=lambda n: (not n.startswith(BLIND_SET), report.set_names.index(n)))
@@ -92,7 +99,7 @@ def report_view(report: EvalReport, figures: dict[str, bytes] | None = None) -> 
             "kinds": ", ".join(f"{KIND_LABELS.get(k, k)} {n}" for k, n in info.kinds.items()),
             "oos_types": ", ".join(f"{OOS_LABELS.get(k, k)} {n}" for k, n in info.oos_types.items()),
             "systems": [
-                {"name": s.name, "label": s.label, "ours": s.name == OURS,
+                {"name": system_label(report, s.name, info), "label": s.label, "ours": s.name == OURS,
                  "cells": [fmt(m, s.set_metrics(info.name).get(m)) for m in metrics]}
                 for s in report.systems
             ],
@@ -233,7 +240,7 @@ def summary_tables(report: EvalReport) -> list[Any]:
         for m in shown:
             table.add_column(SHORT.get(m, m), justify="right")
         for s in report.systems:
-            table.add_row(s.name, *[fmt(m, s.set_metrics(info.name).get(m)) for m in shown],
+            table.add_row(system_label(report, s.name, info), *[fmt(m, s.set_metrics(info.name).get(m)) for m in shown],
                           style="bold" if s.name == OURS else None)
         tables.append(table)
         rows = report.paired.get(info.name, {})

@@ -84,6 +84,7 @@ class EvalReport:
     index_generation: str = ""
     warnings: list[str] = field(default_factory=list)
     out_dir: str | None = None
+    baseline_sample: int = 1  # baselines answered one blind case in N (see runner.in_baseline_sample)
 
     @property
     def primary(self) -> str:
@@ -169,6 +170,7 @@ class EvalReport:
             "gaps": self.gaps(),
             "corpus_version": self.corpus_version, "index_generation": self.index_generation,
             "settings": self.settings, "warnings": self.warnings, "out_dir": self.out_dir,
+            "baseline_sample": self.baseline_sample,
             "systems": [s.to_json() for s in self.systems],
         }
 
@@ -185,5 +187,5 @@ class EvalReport:
             compare=bool(data.get("compare")), judge=bool(data.get("judge")),
             settings=dict(data.get("settings", {})), corpus_version=data.get("corpus_version", ""),
             index_generation=data.get("index_generation", ""), warnings=list(data.get("warnings", [])),
-            out_dir=data.get("out_dir"),
+            out_dir=data.get("out_dir"), baseline_sample=int(data.get("baseline_sample") or 1),
         )

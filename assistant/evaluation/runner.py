@@ -6,6 +6,7 @@ their pipeline's), so an evaluation in the app process loads nothing twice.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -135,6 +136,20 @@ def other_embedding(settings: Settings, spec: str, tick: Callable[[str], None]) 
     return chain_system(name, f"Doctrine, embeddings {get_embeddings(spec).model_id}", other, IndexReader(other))
 
 
+def in_baseline_sample(case_id: str, every: int) -> bool:
+    """One case in ``every``, chosen by a stable hash of its id: the same cases on every machine and
+    run, unrelated to the case's kind or lot, and a new case joins or not without moving the others."""
+    return every <= 1 or int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16) % every == 0
+
+
+def baseline_cases(cases: list[EvalCase], infos: Sequence[SetInfo], every: int) -> list[EvalCase]:
+    """The cases the baselines answer: every case outside the blind set, one blind case in ``every``."""
+    if every <= 1:
+        return cases
+    blind = {cid for i in infos if i.name == BLIND_SET or i.name.startswith(f"{BLIND_SET}/") for cid in i.case_ids}
+    return [c for c in cases if c.id not in blind or in_baseline_sample(c.id, every)]
+
+
 def _set_summary(results: list[CaseResult]) -> dict[str, Any]:
     return {"metrics": summarize(results), "by_kind": summarize_by_kind(results),
             "by_oos_type": summarize_by_oos_type(results)}
@@ -155,13 +170,16 @@ def run_evaluation(
     reader: IndexReader | None = None,
     llm: LLMGenerator | None = None,
     embeddings: Sequence[str] = (),
+    baseline_sample: int = 1,
 ) -> EvalReport:
     """Evaluate the case sets and write report.json/.md/.html (under evals/reports/<timestamp>/ or ``out_dir``).
 
     Without ``cases_path``, the shipped suite: ``dev`` then ``blind`` (and each blind batch when there are
     several). ``progress(done, total, label)`` is called after each step. ``judge`` needs an LLM endpoint;
     ``use_llm`` answers with the configured LLM instead of the extractive generator (ours only).
-    ``reader`` and ``llm``: the caller's own (built here when not given).
+    ``reader`` and ``llm``: the caller's own (built here when not given). ``baseline_sample`` N > 1:
+    the baselines answer every dev case but only one blind case in N (``in_baseline_sample``), so a
+    gate on a large blind set stays affordable; the paired comparisons use the cases both answered.
     """
     t_start = time.perf_counter()
     named, warnings = load_sets(resolve_sets(settings, cases_path))
@@ -181,8 +199,13 @@ def run_evaluation(
     snapshot = reader.snapshot()
     index_doc_ids = frozenset(snapshot.docs)
 
-    n_systems = (4 if compare else 1) + len(embeddings)
-    total = len(cases) * n_systems + (1 if compare else 0) + len(embeddings)
+    infos = [
+        SetInfo(s.name, s.path, s.files, [c.id for c in s.cases], dict(Counter(c.kind for c in s.cases)),
+                dict(Counter(c.oos_type for c in s.cases if c.oos_type)))
+        for s in named
+    ]
+    sampled = baseline_cases(cases, infos, baseline_sample) if compare else cases
+    total = len(cases) * (1 + len(embeddings)) + (3 * len(sampled) + 1 if compare else 0) + len(embeddings)
     done = 0
 
     def tick(label: str) -> None:
@@ -192,15 +215,11 @@ def run_evaluation(
             progress(min(done, total), total, label)
 
     systems = build_systems(settings, reader, llm if use_llm else None, compare, tick, embeddings)
-    infos = [
-        SetInfo(s.name, s.path, s.files, [c.id for c in s.cases], dict(Counter(c.kind for c in s.cases)),
-                dict(Counter(c.oos_type for c in s.cases if c.oos_type)))
-        for s in named
-    ]
+    baselines = {"bm25", "dense", "langchain"} if compare else set()
     reports: list[SystemReport] = []
     try:
         for system in systems:
-            results = run_system(system, cases, index_doc_ids, tick)
+            results = run_system(system, sampled if system.name in baselines else cases, index_doc_ids, tick)
             if grader is not None and system.name == OURS:
                 judged = [r for r in results if not r.refused and not r.error]
                 total += len(judged)
@@ -208,7 +227,7 @@ def run_evaluation(
                     r.judge = grader.grade(r.question, r.answer, r.citations, r.expected_facts)
                     tick(f"juge · {r.case_id}")
             by_id = {r.case_id: r for r in results}
-            per_set = {info.name: _set_summary([by_id[c] for c in info.case_ids]) for info in infos}
+            per_set = {info.name: _set_summary([by_id[c] for c in info.case_ids if c in by_id]) for info in infos}
             reports.append(SystemReport(system.name, system.label, system.setup_s, results, per_set, infos[0].name))
     finally:
         for system in systems:
@@ -219,6 +238,7 @@ def run_evaluation(
         runtime_s=0.0, sets=infos, systems=reports, thresholds=limits.to_json(), compare=compare, judge=judge,
         settings=settings.public_dict(), corpus_version=snapshot.corpus_version,
         index_generation=snapshot.generation, warnings=warnings,
+        baseline_sample=baseline_sample if compare else 1,
     )
     for info in infos:
         ours_results = report.results_in(OURS, info.name)

@@ -127,6 +127,7 @@ class UseEmbeddings(Embeddings):
 
     model_id = USE_MODEL_ID
     batch_size = 64
+    cache_size = 8192  # rows of 512 float32: 16 MiB at most
 
     def __init__(self) -> None:
         import os
@@ -142,11 +143,31 @@ class UseEmbeddings(Embeddings):
             os.path.join(embedder._RES, "weights.npz"), self._model._tokenizer, threads=threads
         )
         self._lock = threading.Lock()  # the numpy graph is not documented as thread-safe
+        self._cache: dict[str, np.ndarray] = {}  # text -> normalised row, oldest first
+        self._cache_lock = threading.Lock()
         self.dimension = len(self.embed_query("dimension"))
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, getattr(self, "dimension", 512)), dtype=np.float32)
+        if len(texts) > self.batch_size:  # indexing: no reuse to expect
+            return self._compute(texts)
+        # Questions, sub-queries and answer sentences come back again and again (each system of an
+        # evaluation, each turn of a chat). A row does not depend on its batch (float64 pass, see
+        # ``_float64_backend``), so a cached row is exactly the row a new call would compute.
+        with self._cache_lock:
+            rows = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in rows]
+        if missing:
+            rows.update(zip(missing, self._compute(missing), strict=True))
+            with self._cache_lock:
+                for text in missing:
+                    self._cache[text] = rows[text]
+                while len(self._cache) > self.cache_size:
+                    self._cache.pop(next(iter(self._cache)))
+        return np.vstack([rows[t] for t in texts])
+
+    def _compute(self, texts: list[str]) -> np.ndarray:
         out = []
         with self._lock:
             for i in range(0, len(texts), self.batch_size):

@@ -428,6 +428,7 @@ class IndexReader:
         self._open_lock = threading.Lock()  # one thread opens Chroma; the others wait for it
         self._objects = ObjectStore(settings.index_dir)  # the objects of the loaded generation
         self._lexical: Any = None  # the lexical index, opened once
+        self._vectors: dict[str, np.ndarray] = {}  # chunk id -> stored vector (see embeddings_for)
 
     def snapshot(self) -> Snapshot:
         now = time.monotonic()
@@ -562,7 +563,16 @@ class IndexReader:
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, dists, strict=False) if cid in snap.index_of]
 
     def embeddings_for(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these passages. A chunk id names its content, so a vector read once
+        stays right for every generation that keeps the passage: kept in memory after the first read."""
         if not chunk_ids:
             return {}
-        got = self._with_retry(lambda col: col.get(ids=chunk_ids, include=["embeddings"]))
-        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"], strict=False)}
+        vectors = self._vectors
+        missing = [cid for cid in chunk_ids if cid not in vectors]
+        if missing:
+            got = self._with_retry(lambda col: col.get(ids=missing, include=["embeddings"]))
+            if len(vectors) > 4 * max(len(self.snapshot().passages), 1024):
+                vectors = self._vectors = {}  # many re-indexings in one process: start afresh
+            for cid, vec in zip(got["ids"], got["embeddings"], strict=False):
+                vectors[cid] = np.asarray(vec, dtype=np.float32)
+        return {cid: vectors[cid] for cid in chunk_ids if cid in vectors}
