@@ -301,6 +301,14 @@ def test_an_unknown_tool_name_does_not_make_a_method_question_refused(pipeline: 
     assert re.search(r"mutualis", answer.answer, re.IGNORECASE)
 
 
+def test_the_acronym_of_the_buyers_own_purchase_is_context_not_subject(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("Quelle pondération du prix est admissible pour une GXQP ?")
+    assert not answer.refused, answer.gate
+    _verify(answer)
+    alone = pipeline.chain.invoke("Le GXQP, c'est quoi exactement ?")  # asked about alone: not covered
+    assert alone.refused
+
+
 @pytest.mark.parametrize(
     "question",
     [

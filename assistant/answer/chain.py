@@ -373,8 +373,14 @@ class AnswerChain:
         unknown = snap.idf("")
         fields = {t for term, _ in self.lexicon.neighbour_fields(question) for t in tokens(term)}
         own_names = frozenset(t for n in analysis.names for t in tokens(n) if snap.idf(t) >= unknown) - fields
+        # An acronym no text uses and the jargon does not know (« pour une TMA ») names the buyer's own
+        # thing, like a tool's name, when the part asks about something else; asked about alone (« le
+        # PCRA, c'est quoi ? ») it stays the subject, to be said not covered.
+        acronyms = frozenset(t for w in _OWN_ACRONYM.findall(question) if self.lexicon.expand(w) == w
+                             for t in tokens(w) if snap.idf(t) >= unknown) - fields
         verdicts = [
-            judge_part(_without_names(p.part, own_names), sections + self._section_texts(snap, p.hits), p.dense,
+            judge_part(_without_names(p.part, own_names | _context_acronyms(p.part, acronyms, self.general)),
+                       sections + self._section_texts(snap, p.hits), p.dense,
                        max(whole, p.dense),
                        idf=snap.idf, general=self.general, general_weight=t.general_weight, threshold=t.scope,
                        everyday_dense=everyday, dense_weight=t.scope_dense_weight)
@@ -692,6 +698,17 @@ def _inherit_uncovered(verdicts: list[PartVerdict], question: str) -> list[PartV
                 and 0 <= question.find(before.part.text) < question.find(v.part.text)):
             out[i] = replace(v, covered=False, missing=before.missing, missing_stems=before.missing_stems)
     return out
+
+
+# The object of the buyer's purchase or the buyer's own service: « pour une TMA », « notre SIRH ».
+_OWN_ACRONYM = re.compile(r"\b(?:[Pp]our (?:une |un |la |le |l'|notre |nos |mon |ma |mes )|[Nn]otre |[Nn]os |[Mm]on |[Mm]a )"
+                          r"([A-Z]{2,6})s?\b")
+
+
+def _context_acronyms(part: Part, acronyms: frozenset[str], general: frozenset[str]) -> frozenset[str]:
+    """The unknown acronyms of ``part`` when its subject holds something else that is not everyday French."""
+    found = acronyms & part.subject
+    return found if found and part.subject - found - general - part.predicates else frozenset()
 
 
 def _without_names(part: Part, names: frozenset[str]) -> Part:
