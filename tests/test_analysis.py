@@ -375,6 +375,18 @@ def test_the_object_of_a_drafting_request_after_an_elided_article() -> None:
                         PROMPTS).object == "logiciel libre du SILL"
 
 
+def test_a_word_that_only_starts_like_a_choice_verb_gives_no_object() -> None:
+    # « retenue » is not « retenu » + « e »: the object must stay readable (a one-letter object used to
+    # make the drafter reject the request, and the chat answer an input error).
+    read = read_request("Il me faut la partie « sécurité » du rapport pour l'offre de stockage retenue, "
+                        "avec les pièces à demander.", PROMPTS)
+    assert len(read.object) >= 3 and "stockage" in read.object
+    assert read.as_request()["criteria"] == ["securite"]
+    from assistant.draft.request import parse_request
+
+    parse_request(read.as_request())  # a valid request for the drafter
+
+
 def test_words_the_corpus_writes_without_accents_are_left_alone() -> None:
     amap = accent_map(["Elle a été publiée à Paris, dès le début, avec des annexes.", "Il calcule le coût calculé."])
     assert reaccent("Elle a ete publiee des le debut ? Il calcule", amap) == "Elle a été publiée des le début ? Il calcule"

@@ -36,8 +36,9 @@ _OBJECT = re.compile(
     r"marché|licence|hébergement|messagerie|suite)\b[^,;:.?!]*?)(?=\s+(?:après|car|parce|puisque|en insistant|"
     r"afin|et en|alors|plutôt|au lieu)\b|[,;:.?!]|$)", re.IGNORECASE)
 
+MIN_OBJECT_CHARS = 3  # DraftRequest.object's minimum
 _CHOSEN = re.compile(
-    r"\b(?:choisir|choix d[eu']?|retenir|retenu|acheter|acquérir|déployer|opter pour|recourir à|recours à)\s*"
+    r"\b(?:choisir|choix d[eu']?|retenir|retenue?s?|acheter|acquérir|déployer|opter pour|recourir à|recours à)(?!\w)\s*"
     r"([^,;:.?!]+?)(?=\s+(?:plutôt|au lieu|de préférence)\b|[,;:.?!]|$)", re.IGNORECASE)
 
 
@@ -99,7 +100,9 @@ def read_request(message: str, prompts_dir: Path) -> ChatDraftRequest:
     route = _route(folded, r)
     if route is None and exceptions:
         route = "faire"
-    subject = _object(message, re.compile(r["draft_route_rejected"])) or message.strip()
+    subject = _object(message, re.compile(r["draft_route_rejected"])) or ""
+    if len(subject) < MIN_OBJECT_CHARS:  # nothing readable as the object: the message says it
+        subject = message.strip()
     exception = exceptions[0] if exceptions and route in ("faire", "faire_faire", "faire_avec") else None
     return ChatDraftRequest(subject[:300].rstrip(" ?.!") or message[:300], route, criteria, exception)
 
