@@ -26,6 +26,7 @@ OUT_OF_SCOPE = [
     "Quelle est la recette de la blanquette de veau ?",
     "Comment calculer les indemnités de licenciement d'un salarié du privé ?",
     "Que dit l'article 47 de la circulaire sur les drones de surveillance ?",
+    "Pour embaucher un développeur contractuel de catégorie A, CDI d'emblée ou CDD de trois ans d'abord ?",
 ]
 
 
@@ -76,6 +77,8 @@ def test_out_of_scope_is_refused_with_passages_to_consult(pipeline: Pipeline, qu
     assert any(marker in answer.answer for marker in ("ne couvrent pas", "ne traitent pas", "ne mentionnent pas",
                                                      "Aucun texte indexé ne mentionne"))
     assert answer.related and "à consulter" in answer.answer
+    listed = answer.answer.split("à consulter :", 1)[1].strip().splitlines()
+    assert len(listed) == len(set(listed)) == len(answer.related), listed  # one line per section, no repeat
 
 
 def test_invented_article_is_named_in_the_refusal(pipeline: Pipeline) -> None:

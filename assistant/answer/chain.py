@@ -454,7 +454,10 @@ class AnswerChain:
             ))
         if any(c.doc_id == CIRCULAR_ID for c in checked.citations):
             notices.append(self._notice("info", "circular_caveat"))
-        related = numbered_sources(retrieval.hits[:RELATED], request.sections) if decision.refused else []
+        # Two passages of one section would list the same « document — section » line twice.
+        distinct = [h for i, h in enumerate(retrieval.hits)
+                    if all(h.section_id != other.section_id for other in retrieval.hits[:i])]
+        related = numbered_sources(distinct[:RELATED], request.sections) if decision.refused else []
         answer_text = checked.text
         if not decision.refused and decision.premises:
             answer_text = self.wording.text("answer.premise_unsupported",
