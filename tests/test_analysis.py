@@ -314,6 +314,9 @@ def test_abbreviations_and_missing_accents() -> None:
         "performance et interopérabilité : combien de points maximum, et c'est dans le RC ou la publicité ?")
     assert normalise("quelles boites ont signé la charte achat num ? 10 pts max ?", PROMPTS) == (
         "quelles entreprises ont signé la charte achat numérique ? 10 points maximum ?")
+    # « vs » opposes two terms in a buyer's question; it is not « vous ».
+    assert normalise("Arbitrage souveraineté vs coût, le 21 vs le 22 ? vu qqpart", PROMPTS) == (
+        "Arbitrage souveraineté ou coût, le 21 ou le 22 ? vu quelque part")
     amap = accent_map(["La circulaire a été publiée le 13 février.", "Réversibilité du contrat."])
     fixed = reaccent("circulaire publiee quand ? reversibilite", amap)
     assert fixed == "circulaire publiée quand ? réversibilité"
