@@ -484,6 +484,9 @@ def test_a_tax_that_qualifies_an_amount_names_no_neighbouring_field() -> None:
     lexicon = load_lexicon(PROJECT_ROOT / "knowledge")
     assert not lexicon.neighbour_fields("A survey tool of about 35,000 euros excl. VAT: which procedure?")
     assert not lexicon.neighbour_fields("Un outil à 35 000 € hors TVA : quelle procédure ?")
+    assert not lexicon.neighbour_fields("Our programme budget is 12 M EUR incl. VAT. Do we need to go to DINUM?")
+    assert not lexicon.neighbour_fields("A 3 million euros (VAT-inclusive) hosting framework: which stage?")
+    assert lexicon.neighbour_fields("Which VAT rate applies to a 12 M€ contract?")
     assert lexicon.neighbour_fields("Quel taux de TVA sur un abonnement SaaS ?")
 
 

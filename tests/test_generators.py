@@ -98,6 +98,18 @@ def test_a_sentence_is_about_its_headings(tmp_path: Path) -> None:
 
 
 
+def test_an_english_question_is_matched_through_its_french_hint(tmp_path: Path) -> None:
+    """English words match no French sentence; the glossary's French words (the hint) do."""
+    hits = [_hit(OTHER, "Le guide fixe neuf objectifs pour chaque achat.", 0.9, "c3"),
+            _hit(SECTION, "La disponibilité s'apprécie au regard du délai de mise à disposition de la solution.", 0.85,
+                 "c4")]
+    question = "What does availability cover?"
+    plain = _generator(tmp_path, section_context=False).generate(question, hits, SECTIONS.get)
+    assert plain.text.startswith("**Le guide fixe neuf objectifs"), plain.text
+    hinted = _generator(tmp_path, section_context=False).generate(question, hits, SECTIONS.get, hint="disponibilité")
+    assert hinted.text.startswith("**La disponibilité s'apprécie"), hinted.text
+
+
 def test_one_document_telling_a_fact_twice_does_not_take_two_places(tmp_path: Path) -> None:
     from assistant.index.chunking import Unit
 

@@ -187,8 +187,9 @@ class AnswerChain:
         if (focus is None and (analysis.answer_type == "procedure" or is_english(analysis.text))
                 and self._method_question(analysis)):
             focus = self.rules["purchase_procedure_query"]  # the answer leads with the doctrine's method
+        hint = " ".join(self.lexicon.expansions(condensed.standalone)) if is_english(analysis.text) else ""
         request = GenerationRequest(condensed.standalone, focus, retrieval.hits, asked.k, snap.sections.get,
-                                    analysis, snap.idf)
+                                    analysis, snap.idf, hint)
         t0 = time.perf_counter()
         generated: Generated | None = None
         draft: DraftReply | None = None

@@ -150,15 +150,16 @@ class ExtractiveGenerator:
         """The whole answer at once (the app reveals it progressively), quoting from k + EVIDENCE_BEYOND_K
         passages: with the rest of their sections, the deeper ones hold facts a top-k cut loses."""
         yield self.generate(request.question, request.hits[: request.k + EVIDENCE_BEYOND_K], request.sections, request.focus,
-                            request.analysis, request.idf)
+                            request.analysis, request.idf, request.hint)
 
     def generate(
         self, question: str, hits: Sequence[Hit], sections: SectionLookup, focus: str | None = None,
-        analysis: QuestionAnalysis | None = None, idf: Callable[[str], float] | None = None,
+        analysis: QuestionAnalysis | None = None, idf: Callable[[str], float] | None = None, hint: str = "",
     ) -> Generated:
         """``focus`` is the user's own words of a condensed follow-up: its terms count double. With
-        ``idf``, a question term weighs its corpus rarity, so « disponibilité » outweighs « objectif »."""
-        terms = informative_terms(question) or set(tokens(question))
+        ``idf``, a question term weighs its corpus rarity, so « disponibilité » outweighs « objectif ».
+        ``hint`` adds the French words of an English question (its own words match no French sentence)."""
+        terms = (informative_terms(question) or set(tokens(question))) | informative_terms(hint)
         focus_terms = informative_terms(focus) if focus else set()
         candidates: list[tuple[int, int, Unit, set[str], bool]] = []  # rank, unit order, unit, terms, outside
         seen_sections: set[str] = set()

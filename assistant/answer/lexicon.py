@@ -46,19 +46,26 @@ class Lexicon(NamedTuple):
         """The jargon's phrases of several words, longest first."""
         return tuple(sorted((k for k in self.synonyms if " " in k), key=len, reverse=True))
 
+    def expansions(self, query: str) -> list[str]:
+        """The expansions of the jargon ``query`` contains."""
+        folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(query)))} "
+        return [exp for key, exp in self.synonyms.items() if f" {key} " in folded]
+
     def expand(self, query: str) -> str:
         """The query plus the expansions of the jargon it contains."""
-        folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(query)))} "
-        extra = [exp for key, exp in self.synonyms.items() if f" {key} " in folded]
+        extra = self.expansions(query)
         return f"{query} ({'; '.join(extra)})" if extra else query
 
     def has_anchor(self, query: str) -> bool:
         return bool(self.anchors & set(tokens(query)))
 
 
+# The amount's unit: « € », « k€ », « M€ », « 12 M EUR », « 3 million euros », « 2 bn ».
+_AMOUNT_UNIT = r"(?:\s*(?:k|m|md|mn|bn|million|millions|milliards?|billion)\b)?\s*(?:€|eur\b|euros?\b)?"
 _TAX_QUALIFIER = re.compile(
-    r"(?<=[0-9€])\s*(?:€|k€|m€|euros?)?\s*\(?\s*(?:hors|excl\.?|excluding|incl\.?|including|toutes?)\s*"
-    r"(?:taxes?|tva|vat)\b\)?|(?<=[0-9€])\s*(?:€|k€|m€|euros?)?\s*(?:ht|ttc)\b"
+    r"(?<=[0-9€])" + _AMOUNT_UNIT + r"\s*\(?\s*(?:hors|excl\.?|excluding|incl\.?|including|inclusive of|exclusive of|"
+    r"toutes?|before|net of|ex\.?|plus)\s*(?:taxes?|tva|vat)\b\)?"
+    r"|(?<=[0-9€])" + _AMOUNT_UNIT + r"\s*\(?\s*(?:ht|ttc|(?:vat|tva|tax)[\s-]*(?:incl|excl|inclusive|exclusive|included|excluded|free)\w*)\b\)?"
 )
 
 

@@ -213,6 +213,7 @@ class GenerationRequest:
     sections: SectionLookup
     analysis: QuestionAnalysis | None = None
     idf: Callable[[str], float] | None = None  # corpus term weights: a rare subject word counts more
+    hint: str = ""  # French words of the glossary for an English question: its sentences are French
 
 
 @dataclass(frozen=True)
