@@ -709,3 +709,27 @@ def test_outside_objects_keeps_the_situation_and_drops_what_is_bought() -> None:
     rest = outside_objects("Notre marché de messagerie a fait l'objet d'un référé : que faire ?", PROMPTS)
     assert "refere" in rest and "messagerie" not in rest  # the object ends at its verb
     assert "associations" not in outside_objects("Quel outil de gestion à destination des associations ?", PROMPTS)
+
+
+def test_a_sheet_named_by_its_issuer_or_type_before_its_number_is_a_reference() -> None:
+    for question, label in (("Que dit la fiche DINUM n° 12 sur les licences ?", "fiche DINUM n° 12"),
+                            ("Où trouver la fiche technique DAE n° 17 ?", "fiche technique DAE n° 17"),
+                            ("Que dit la fiche n° 7 du guide ?", "fiche n° 7")):
+        refs = [r for r in _a(question).references if r.kind == "fiche"]
+        assert [r.label for r in refs] == [label], _a(question).references
+    assert not reference_found([r for r in _a("la fiche DINUM n° 12 ?").references if r.kind == "fiche"][0],
+                               fold("La fiche n° 3 du vade-mecum présente…"))
+    # A sheet without a number is no reference; a number that is not one of the sheet is not read as it.
+    assert not [r for r in _a("Quelle fiche de poste pour 3 agents ?").references if r.kind == "fiche"]
+
+
+def test_a_signatory_said_far_from_the_text_and_a_rule_made_mandatory_are_claims() -> None:
+    claims = _a("Pour ma note : la circulaire de février 2026 sur les achats numériques a bien été signée par "
+                "Élisabeth Borne ?").claims
+    assert [(c.kind, c.values) for c in claims] == [("actor", ("borne", "2026"))]
+    # « de » + a name stays close to the text: a name far away is not its author.
+    assert not _a("La circulaire de février 2026 sur les achats numériques parle-t-elle de Jean Castex ?").claims
+    assert [c.kind for c in _a("La circulaire rend obligatoire le logiciel libre pour tous les achats, on retire "
+                               "notre produit ?").claims] == ["obligation"]
+    assert [c.kind for c in _a("The 2026 circular makes open-source software mandatory for every purchase, "
+                               "right?").claims] == ["obligation"]
