@@ -531,6 +531,8 @@ def test_an_acronym_the_question_defines_as_an_index_or_label_is_a_reference() -
     "Mets en forme une justif pour notre choix de co-développer le moteur de calcul.",
     "Comment tourner, dans la note au DGS, le choix du « faire avec » pour le portail des bourses ?",
     "Une note de justif pour retenir un logiciel libre du SILL pour la GED, merci",
+    "Paragraphe pour le rapport de présentation : comment l'offre répond aux objectifs coût et durabilité.",
+    "Argumentaire pour le comité d'investissement : pourquoi reprendre Grist plutôt qu'acheter ?",
 ])
 def test_drafting_requests_in_other_words(question: str) -> None:
     assert _a(question).intent == "draft"
@@ -636,6 +638,7 @@ def test_drafting_requests_in_everyday_words(question: str) -> None:
     "Vous pouvez la faire en procédure adaptée ?",
     "Tu peux me faire un point sur les seuils ?",
     "Peux-tu m'écrire un petit poème pour le départ de ma collègue ?",
+    "Paragraphe pour la réversibilité : quel article du CCAG-TIC ?",
 ])
 def test_questions_that_only_mention_writing_are_not_drafting_requests(question: str) -> None:
     assert _a(question).intent == "question"
