@@ -553,11 +553,24 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     # An English question, judged on meaning, is refused by name too when it names such a field.
     english = pipeline.chain.invoke("Which VAT rate applies to a SaaS subscription bought by a ministry?")
     assert english.refused and "fiscalité" in english.answer, english.answer
+    # An English message that also asks a covered question gets it answered, the field named in a note.
+    mixed = pipeline.chain.invoke("We host our HR portal on a French cloud. Which VAT rate applies to the "
+                                  "subscription? Must the provider be SecNumCloud qualified?")
+    assert not mixed.refused, mixed.answer
+    assert "fiscalité (VAT)" in mixed.answer.rsplit("\n", 1)[-1], mixed.answer
+    assert "secnumcloud" in {c.doc_id for c in mixed.citations}, mixed.citations
     both = pipeline.chain.invoke("Quels critères d'attribution retenir pour notre marché d'archivage, et sur "
                                  "combien d'années amortir les licences ?")
     assert not both.refused, both.answer
     assert "comptabilité publique" in both.answer.rsplit("\n", 1)[-1]  # the note on the part not covered
     _verify(both)
+    # Who asks is no field asked about: a DPO's question on hosting deadlines is answered; a field in the
+    # question after the asker's function is still named.
+    dpo = pipeline.chain.invoke("DPO d'un établissement public de santé : à quelle date nos hébergeurs déjà "
+                                "certifiés HDS doivent-ils être passés au nouveau référentiel ?")
+    assert not dpo.refused and "2026" in dpo.answer, dpo.answer
+    rssi = pipeline.chain.invoke("RSSI d'un CHU : sous quel délai notifier une fuite de données à la CNIL ?")
+    assert rssi.refused and "violations de données" in rssi.answer, rssi.answer
     # A close form of the field's word names it too (« on l'amortit »)…
     close = pipeline.chain.invoke("Les licences du logiciel de courrier, on les amortit sur combien d'années ?")
     assert close.refused and "comptabilité publique" in close.answer, close.gate

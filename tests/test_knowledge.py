@@ -81,3 +81,23 @@ def test_neighbouring_fields_are_fields_the_corpus_does_not_treat() -> None:
              for p in (PROJECT_ROOT / "knowledge").rglob("*.md")]
     for term, _ in lexicon.neighbours:
         assert sum(f" {term} " in t for t in texts) <= 2, term
+
+
+def test_neighbouring_terms_added_without_review_of_cases_match_as_written_and_are_absent_from_the_corpus() -> None:
+    """The terms a sub-session added (``exact: true``) name their field only as written: a word of another
+    stem family (« licence » for « licenciement », « receives » for « receivership ») names nothing; and
+    the corpus never writes them."""
+    from assistant.answer.lexicon import load_lexicon
+    from assistant.text import fold
+
+    lexicon = load_lexicon(PROJECT_ROOT / "knowledge")
+    assert len(lexicon.exact) > 500
+    texts = [" " + " ".join(re.findall(r"[0-9a-z]+", fold(p.read_text(encoding="utf-8")))) + " "
+             for p in (PROJECT_ROOT / "knowledge").rglob("*.md")]
+    for term in lexicon.exact:
+        assert not any(f" {term} " in t for t in texts), term
+    fields = dict((field, term) for term, field in lexicon.neighbour_fields(
+        "Who receives the request, and can the licence be renewed?"))
+    assert not fields, fields
+    named = {field for _, field in lexicon.neighbour_fields("Notre prestataire est en redressement judiciaire : que faire ?")}
+    assert any("procédures collectives" in f for f in named), named

@@ -348,9 +348,13 @@ class AnswerChain:
             fields = [(term, field) for term, field in self.lexicon.neighbour_fields(asked_about)
                       if all(snap.idf(t) >= unknown for t in tokens(term))]  # not « assurance levels »
             if fields and analysis.intent != "draft":
-                words = ", ".join(dict.fromkeys(term for term, _ in fields))
-                return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED,
-                               not_covered=(f"{fields[0][1]} ({words})",))
+                words = ", ".join(dict.fromkeys(_as_typed(term, question) for term, _ in fields))
+                field_note = (f"{fields[0][1]} ({words})",)
+                if not self._english_question_besides(question, snap, decision):
+                    return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED, not_covered=field_note)
+                # « Is HDS enough under the circular? And do we need a cyber-insurance policy? »: the
+                # covered question is answered, the other one named as not covered.
+                decision = replace(decision, not_covered=field_note)
             if (analysis.intent != "draft" and not self._method_question(analysis)
                     and decision.top_dense < self.settings.gate.english_min_dense
                     and not self._english_terms_covered(question, snap, retrieval, condensed)):
@@ -412,7 +416,7 @@ class AnswerChain:
             amount = self.rules.get("purchase_amount") or r"(?!)"
             verdicts = [replace(v, covered=True, missing=()) if not v.covered and re.search(amount, fold(v.part.text))
                         else v for v in verdicts]
-        verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(v.part.text),
+        verdicts = [neighbouring_field(v, self.lexicon.neighbour_fields(self._asked_text(v.part)),
                                        [text for _, text in sections + self._section_texts(snap, p.hits)])
                     for v, p in zip(verdicts, retrieval.parts, strict=True)]
         verdicts = _inherit_uncovered(verdicts, question)
@@ -574,13 +578,24 @@ class AnswerChain:
         """A part not covered as a whole is covered when its question, judged without its preface
         (the buyer's case: « Rectorat de Lyon : … »), is."""
         core = verdict.part.core
-        if verdict.covered or core is None or self.lexicon.neighbour_fields(verdict.part.text):
+        if verdict.covered or core is None:
+            return verdict
+        if self.lexicon.neighbour_fields(self._asked_text(verdict.part)):
             return verdict  # a preface naming a field the texts do not treat (« fuite de données : … ») stays
         t = self.settings.gate
         alone = judge_part(core, sections, found.dense, max(whole, found.dense), idf=snap.idf, general=self.general,
                            general_weight=t.general_weight, threshold=t.scope, everyday_dense=everyday,
                            dense_weight=t.scope_dense_weight)
         return replace(alone, part=verdict.part) if alone.covered else verdict
+
+    def _asked_text(self, part: Part) -> str:
+        """The part without a preface that says who asks (« DPO d'un établissement de santé : … »): a
+        function named after a neighbouring field (DPO, data protection) is not the field asked about."""
+        core = part.core
+        if core is None or core.text not in part.text:
+            return part.text
+        preface = part.text[: part.text.rfind(core.text)]
+        return core.text if re.match(self.rules.get("asker_role") or r"(?!)", fold(preface).strip()) else part.text
 
     def _drafts_a_choice(self, analysis: QuestionAnalysis) -> bool:
         """A drafting request naming a route, an objective or an exception of the doctrine: the drafter
@@ -648,6 +663,22 @@ class AnswerChain:
         sections = self._section_texts(snap, self._judged(retrieval, condensed))
         return coverage(terms, sections, snap.idf).share >= self.settings.gate.scope
 
+    def _english_question_besides(self, question: str, snap: Snapshot, decision: GateDecision) -> bool:
+        """An English message asks another question that names no neighbouring field and is about the
+        domain: two of its words at least are the domain's (its anchors, or words the lexicon reads in
+        French), and the message is close in meaning to a passage."""
+        if decision.top_dense < self.settings.gate.english_min_dense:
+            return False
+        for sentence in re.split(r"(?<=[?.!])\s+", question):
+            if not sentence.rstrip().endswith("?") or self.lexicon.neighbour_fields(sentence):
+                continue
+            folded = f" {' '.join(re.findall(r'[0-9a-z]+', fold(sentence)))} "
+            french = " ".join(exp for key, exp in self.lexicon.synonyms.items() if f" {key} " in folded)
+            terms = (set(tokens(french)) | (self.lexicon.anchors & set(tokens(sentence)))) - self.general
+            if len(terms) >= ENGLISH_MIN_TERMS:
+                return True
+        return False
+
     def _subject_words_treated(
         self, analysis: QuestionAnalysis, snap: Snapshot, retrieval: Retrieval, condensed: Condensed,
     ) -> bool:
@@ -688,6 +719,13 @@ class AnswerChain:
                 title = snap.docs.get(section.doc_id, {}).get("title", "")
                 out.append((section_id, f"{title} {section.section} {section.text}"))
         return out
+
+
+def _as_typed(term: str, text: str) -> str:
+    """A folded phrase as the user typed it (« VAT », not « vat »)."""
+    folded = fold(text)
+    m = re.search(r"\b" + re.escape(term).replace(r"\ ", r"\W+") + r"\b", folded)
+    return text[m.start():m.end()] if m and len(folded) == len(text) else term
 
 
 def _inherit_uncovered(verdicts: list[PartVerdict], question: str) -> list[PartVerdict]:

@@ -21,6 +21,7 @@ class Lexicon(NamedTuple):
     synonyms: dict[str, str]
     anchors: frozenset[str]
     neighbours: tuple[tuple[str, str], ...] = ()  # (folded word or phrase of a neighbouring field, the field)
+    exact: frozenset[str] = frozenset()  # the neighbours' terms matched as written only, not in a close form
 
     def neighbour_fields(self, text: str) -> list[tuple[str, str]]:
         """The neighbouring fields' words that ``text`` uses, with their field: a phrase as written, a
@@ -34,7 +35,8 @@ class Lexicon(NamedTuple):
         jargon = [set(p.split()) for p in self.phrases if f" {p} " in folded]
 
         def uses(term: str, ws: list[str]) -> bool:
-            return f" {term} " in f" {' '.join(ws)} " or (" " not in term and any(same_word(term, w) for w in ws))
+            return f" {term} " in f" {' '.join(ws)} " or (
+                " " not in term and term not in self.exact and any(same_word(term, w) for w in ws))
 
         def inside_jargon(term: str) -> bool:
             return any(set(term.split()) <= phrase for phrase in jargon)
@@ -77,9 +79,14 @@ def _load(path: str) -> Lexicon:
     data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     synonyms = {" ".join(re.findall(r"[0-9a-z]+", fold(str(k)))): str(v) for k, v in (data.get("synonyms") or {}).items()}
     anchors = frozenset(tokens(str(data.get("anchors") or "")))
-    neighbours = tuple((" ".join(re.findall(r"[0-9a-z]+", fold(str(term)))), str(entry["field"]))
-                       for entry in data.get("neighbours") or [] for term in entry.get("terms") or [])
-    return Lexicon(synonyms, anchors, neighbours)
+    entries = data.get("neighbours") or []
+    neighbours = tuple((_folded(term), str(entry["field"])) for entry in entries for term in entry.get("terms") or [])
+    exact = frozenset(_folded(term) for entry in entries if entry.get("exact") for term in entry.get("terms") or [])
+    return Lexicon(synonyms, anchors, neighbours, exact)
+
+
+def _folded(term: object) -> str:
+    return " ".join(re.findall(r"[0-9a-z]+", fold(str(term))))
 
 
 def load_lexicon(knowledge_dir: Path) -> Lexicon:
