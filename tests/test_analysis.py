@@ -736,3 +736,16 @@ def test_a_signatory_said_far_from_the_text_and_a_rule_made_mandatory_are_claims
                                "notre produit ?").claims] == ["obligation"]
     assert [c.kind for c in _a("The 2026 circular makes open-source software mandatory for every purchase, "
                                "right?").claims] == ["obligation"]
+
+
+def test_a_framework_of_the_corpus_stating_a_figure_and_a_carried_extension_are_claims() -> None:
+    # A framework of the corpus as the subject of a sentence with a figure asserts that figure.
+    claims = _a("SecNumCloud accepte jusqu'à 49 % de capital extra-européen chez le prestataire, donc un cloud "
+                "détenu à 45 % par un fonds américain reste qualifiable ?").claims
+    assert [(c.kind, c.values) for c in claims] == [("quantity", ("49 %",))]
+    assert not _a("Quel pourcentage de capital extra-européen SecNumCloud accepte-t-il ?").claims
+    # « depuis la doctrine » governs the next clause, and so does the extension it carries.
+    claims = _a("Mon DSI dit que depuis la doctrine toutes nos applis, même sans données sensibles, doivent être "
+                "hébergées en SecNumCloud. On a combien de temps pour migrer ?").claims
+    assert [(c.kind, c.extended) for c in claims] == [("obligation", True)]
+    assert claims[0].text == "doivent être hébergées en SecNumCloud"

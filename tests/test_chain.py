@@ -982,3 +982,14 @@ def test_a_method_question_about_what_happened_in_a_neighbouring_field_is_refuse
                                  "par quoi je commence ?")
     assert not tool.refused, (tool.gate, tool.answer)
     _verify(tool)
+
+
+def test_a_figure_a_framework_is_said_to_allow_is_checked_like_a_premise(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke("SecNumCloud accepte jusqu'à 49 % de capital extra-européen chez le prestataire, "
+                                   "donc un cloud détenu à 45 % par un fonds américain reste qualifiable ?")
+    assert answer.decision.premises and answer.answer.startswith("**Non, selon les textes indexés**"), answer.answer
+    assert "24 %" in answer.answer and "39 %" in answer.answer, answer.answer
+    _verify(answer)
+    # The figure the texts state is no false premise.
+    right = pipeline.chain.invoke("SecNumCloud plafonne à 24 % la part d'une seule entité hors UE : et en cumulé ?")
+    assert not right.decision.premises, right.decision.premises

@@ -427,6 +427,8 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
     # « On a jusqu'au 30 juin pour migrer, c'est bien ça ? »: a confirmation tag asserts the whole message.
     confirming = re.search(r["claims"]["confirmation_tag"], fold(text).strip()) is not None
     carried = False  # « Depuis la loi SREN, on n'a plus le droit… »: the marker governs the next clause
+    # « depuis la doctrine toutes nos applis, même sans données sensibles, doivent… »: so does its extension.
+    carried_extension = False
     # « Mail du commercial : « SecNumCloud tolère 49 %… » Quels sont les vrais plafonds ? »: what was pasted
     # and is doubted is asserted, by its author; the buyer's own sentences in it (« nous sommes à 30 % ») are not.
     folded_text = fold(text)
@@ -456,7 +458,9 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
         values += _dates(clause)
         values += [m.group(1) for m in _SINCE_YEAR.finditer(clause) if not any(m.group(1) in v for v in values)]
         stated = bool(values) and re.search(r["claims"]["text_subject"], clause) is not None
+        extended = re.search(r["claims"]["extension"], clause) is not None or (carried and carried_extension)
         carried = asserted and not kinds and not values and written.rstrip().endswith(",")
+        carried_extension = carried and extended
         if not (asserted or (kinds and values) or stated):
             continue
         if not kinds and not values:
@@ -474,8 +478,7 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
         framing = frozenset(t for m in _CLAIM_FRAME.finditer(clause) for t in tokens(m.group("v") or m.group(0)))
         terms = (frozenset(t for t in words if not t.isdigit()) - frozenset(tokens(" ".join(markers))) - numbers
                  - framing - _QUALIFIERS)
-        extended = re.search(r["claims"]["extension"], clause) is not None
-        out.append(Claim(written.strip(" ,;:?"), kind, tuple(values), terms, extended))
+        out.append(Claim(written.strip(" ,;:?."), kind, tuple(values), terms, extended))
     # « la circulaire d'Élisabeth Borne de février 2026 »: who signed a text is taken for granted.
     for m in re.finditer(r["claims"]["actor"], text):
         name = fold(m.group("name")).split()[-1]
