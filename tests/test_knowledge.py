@@ -101,3 +101,17 @@ def test_neighbouring_terms_added_without_review_of_cases_match_as_written_and_a
     assert not fields, fields
     named = {field for _, field in lexicon.neighbour_fields("Notre prestataire est en redressement judiciaire : que faire ?")}
     assert any("procédures collectives" in f for f in named), named
+
+
+def test_a_neighbouring_field_is_named_by_an_inflection_of_its_word_not_by_another_word_of_its_family() -> None:
+    from assistant.answer.lexicon import load_lexicon
+
+    lexicon = load_lexicon(PROJECT_ROOT / "knowledge")
+
+    def fields(text: str) -> set[str]:
+        return {field for _, field in lexicon.neighbour_fields(text)}
+
+    assert "la comptabilité publique et budgétaire" in fields("Les licences, on les amortit sur combien d'années ?")
+    assert "la comptabilité publique et budgétaire" in fields("On les impute sur quel programme ?")
+    assert not fields("Quel argument Bercy a-t-il avancé pour garder Visio ?")  # not « avancement »
+    assert not fields("Pourquoi l'État ne s'est pas contenté d'acheter Teams ?")  # not « contentieux »

@@ -36,7 +36,7 @@ class Lexicon(NamedTuple):
 
         def uses(term: str, ws: list[str]) -> bool:
             return f" {term} " in f" {' '.join(ws)} " or (
-                " " not in term and term not in self.exact and any(same_word(term, w) for w in ws))
+                " " not in term and term not in self.exact and any(close_form(term, w) for w in ws))
 
         def inside_jargon(term: str) -> bool:
             return any(set(term.split()) <= phrase for phrase in jargon)
@@ -69,6 +69,15 @@ _TAX_QUALIFIER = re.compile(
     r"toutes?|before|net of|ex\.?|plus)\s*(?:taxes?|tva|vat)\b\)?"
     r"|(?<=[0-9€])" + _AMOUNT_UNIT + r"\s*\(?\s*(?:ht|ttc|(?:vat|tva|tax)[\s-]*(?:incl|excl|inclusive|exclusive|included|excluded|free)\w*)\b\)?"
 )
+
+
+CLOSE_FORM_RATIO = 0.8  # the shorter of two close forms is at least this share of the longer
+
+
+def close_form(term: str, word: str) -> bool:
+    """An inflection of the field's word (« amortit », « imputer » -> « impute »), not another word of its
+    family: « avancé » is not « avancement », « contenté » not « contentieux », « licence » not « licenciement »."""
+    return same_word(term, word) and min(len(term), len(word)) >= CLOSE_FORM_RATIO * max(len(term), len(word))
 
 
 @lru_cache(maxsize=4)
