@@ -571,6 +571,14 @@ def test_a_neighbouring_field_the_lexicon_names_is_refused_by_name(pipeline: Pip
     assert not dpo.refused and "2026" in dpo.answer, dpo.answer
     rssi = pipeline.chain.invoke("RSSI d'un CHU : sous quel délai notifier une fuite de données à la CNIL ?")
     assert rssi.refused and "violations de données" in rssi.answer, rssi.answer
+    # The buyer's own tool or files named after a field describe what is bought or held, not the field asked
+    # about; the field asked about in the same message is still named.
+    tool = pipeline.chain.invoke("Pourquoi nos dossiers de contentieux ne peuvent-ils pas aller dans n'importe quel "
+                                 "cloud : quelles catégories de données la doctrine cloud au centre réserve-t-elle ?")
+    assert not tool.refused, tool.answer
+    appeal = pipeline.chain.invoke("Notre outil de suivi des contentieux plante : quel délai de recours devant le "
+                                   "tribunal administratif contre les pénalités ?")
+    assert appeal.refused and "contentieux administratif" in appeal.answer, appeal.answer
     # A close form of the field's word names it too (« on l'amortit »)…
     close = pipeline.chain.invoke("Les licences du logiciel de courrier, on les amortit sur combien d'années ?")
     assert close.refused and "comptabilité publique" in close.answer, close.gate

@@ -589,13 +589,16 @@ class AnswerChain:
         return replace(alone, part=verdict.part) if alone.covered else verdict
 
     def _asked_text(self, part: Part) -> str:
-        """The part without a preface that says who asks (« DPO d'un établissement de santé : … »): a
-        function named after a neighbouring field (DPO, data protection) is not the field asked about."""
+        """The part without a preface that says who asks (« DPO d'un établissement de santé : … ») and
+        without the buyer's own tools or files named by their use (« notre outil de suivi des contentieux »):
+        a function or a tool named after a neighbouring field is not the field asked about."""
         core = part.core
-        if core is None or core.text not in part.text:
-            return part.text
-        preface = part.text[: part.text.rfind(core.text)]
-        return core.text if re.match(self.rules.get("asker_role") or r"(?!)", fold(preface).strip()) else part.text
+        text = part.text
+        if core is not None and core.text in part.text:
+            preface = part.text[: part.text.rfind(core.text)]
+            if re.match(self.rules.get("asker_role") or r"(?!)", fold(preface).strip()):
+                text = core.text
+        return re.sub(self.rules.get("own_object") or r"(?!)", " ", fold(text))
 
     def _drafts_a_choice(self, analysis: QuestionAnalysis) -> bool:
         """A drafting request naming a route, an objective or an exception of the doctrine: the drafter
