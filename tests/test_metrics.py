@@ -20,6 +20,7 @@ from assistant.evaluation.metrics import (
     fact_found,
     facts_found,
     hit_at_k,
+    lead,
     mean,
     mrr_at_k,
     ndcg_at_k,
@@ -256,6 +257,28 @@ def test_out_of_scope_and_correction_ok_semantics() -> None:
     assert not silent.decision_correct
     m = summarize([flagged, silent, refused])
     assert m["premise_handled"] == pytest.approx(2 / 3) and m["premise_corrected"] == pytest.approx(1 / 3)
+
+
+def test_lead_is_the_first_paragraph() -> None:
+    answer = "**Les solutions mutualisées d'abord.** [1]\n  1. un point\n\n- Puis un produit sur étagère. [2]"
+    assert lead(answer) == "**Les solutions mutualisées d'abord.** [1]\n  1. un point"
+    assert lead("\n  Une seule phrase. ") == "Une seule phrase."
+
+
+def test_lead_fact_counts_answers_whose_first_paragraph_holds_a_found_fact() -> None:
+    facts = ("solutions mutualisées", "sur étagère")
+    first = "**Les solutions mutualisées d'abord.** [1]\n\n- Puis un produit sur étagère. [1]"
+    later = "**La doctrine fixe un ordre.** [1]\n\n- Les solutions mutualisées d'abord. [1]"
+    results = [
+        score_case(_case(id="a", expected_facts=facts), "s", _out(first), DOCS),
+        score_case(_case(id="b", expected_facts=facts), "s", _out(later), DOCS),
+        score_case(_case(id="c", expected_facts=facts), "s", _out("Rien d'utile ici."), DOCS),  # no fact: not counted
+        score_case(_case(id="d", expected_facts=facts), "s", _out("refus", refused=True), DOCS),
+        score_case(_case("justification_request", id="e", expected_facts=facts), "s", _out(later), DOCS),
+    ]
+    assert results[0].lead_facts_found == [True, False] and results[1].lead_facts_found == [False, False]
+    assert results[4].lead_facts_found == []  # a draft has no direct answer to lead with
+    assert summarize(results)["lead_fact"] == pytest.approx(1 / 2)
 
 
 def test_summary_aggregates_by_definition() -> None:

@@ -24,6 +24,7 @@ Definitions (also in evals/README.md):
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -148,6 +149,12 @@ def fact_found(fact: str, terms: AnswerTerms) -> bool:
 def facts_found(facts: Sequence[str], answer: str) -> list[bool]:
     terms = answer_terms(answer)
     return [fact_found(f, terms) for f in facts]
+
+
+def lead(answer: str) -> str:
+    """The part of an answer a reader sees first: its first paragraph (up to the first blank line),
+    where the answer-style wants the direct answer (answer-style.md: « la réponse d'abord »)."""
+    return re.split(r"\n\s*\n", answer.strip(), maxsplit=1)[0]
 
 
 def fact_coverage(facts: Sequence[str], answer: str) -> float | None:

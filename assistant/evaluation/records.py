@@ -41,6 +41,7 @@ class CaseResult:
     error: str | None = None
     expected_facts: list[str] = field(default_factory=list)
     facts_found: list[bool] = field(default_factory=list)
+    lead_facts_found: list[bool] = field(default_factory=list)  # the same facts, sought in the first paragraph
     fact_coverage: float | None = None
     counts_for_coverage: bool = False
     expected_sources: list[str] = field(default_factory=list)

@@ -26,7 +26,7 @@ from assistant.fileio import atomic_write_text
 
 REPORT_FILES = ("report.json", "report.md", "report.html")
 SETTINGS_SHOWN = ("retrieval_mode", "dense_weight", "k", "candidates", "embedding", "gate", "llm_model")
-SYSTEM_TABLE_METRICS = ("hit@5", "mrr@10", "fact_coverage", "citation_validity", "refusal_precision",
+SYSTEM_TABLE_METRICS = ("hit@5", "mrr@10", "fact_coverage", "lead_fact", "citation_validity", "refusal_precision",
                         "refusal_recall", "false_refusal_rate", "premise_handled", "latency_p50_ms")
 GAP_METRICS = ("hit@5", "mrr@10", "fact_coverage", "refusal_precision", "refusal_recall", "false_refusal_rate")
 ANSWER_CHARS_MD = 1500
@@ -221,7 +221,7 @@ def latest_report(reports_dir: Path | str) -> dict[str, Any] | None:
 # ---------------------------------------------------------------- terminal
 
 
-SHORT = {"hit@5": "hit@5", "mrr@10": "MRR", "fact_coverage": "couv.", "citation_validity": "cit.",
+SHORT = {"hit@5": "hit@5", "mrr@10": "MRR", "fact_coverage": "couv.", "lead_fact": "en tête", "citation_validity": "cit.",
          "refusal_precision": "P refus", "refusal_recall": "R refus", "false_refusal_rate": "refus à tort",
          "premise_handled": "prémisses", "latency_p50_ms": "p50 ms", "judge_faithfulness": "fidélité",
          "judge_correctness": "exactitude", "decision_accuracy": "décision"}

@@ -6,6 +6,8 @@ per case, the metric being Σnum / Σden). ``summarize`` and the paired bootstra
 
 * ``fact_coverage``: in-scope cases with expected facts; a refused or failed case scores 0 (a
   system gains nothing by refusing hard questions). ``fact_coverage_answered``: answered ones only.
+* ``lead_fact``: among answered questions (drafts aside) whose answer holds an expected fact, the
+  share that hold one in their first paragraph, where a buyer reads the direct answer;
 * a false premise (``correction_ok``) is handled when refused, when the answer states the correcting
   facts, or when the answer says the premise is not supported by any indexed text;
 * a case that raised an error counts as answered with nothing (not refused, no fact, no citation).
@@ -22,6 +24,7 @@ from assistant.evaluation.metrics import (
     check_citation,
     doc_ranking,
     facts_found,
+    lead,
     mean,
     percentile,
     refusal_scores,
@@ -48,6 +51,7 @@ METRICS: dict[str, MetricInfo] = {
     "ndcg@10": MetricInfo("nDCG @10"),
     "fact_coverage": MetricInfo("Couverture des faits (refus = 0)"),
     "fact_coverage_answered": MetricInfo("Couverture des faits (réponses données)"),
+    "lead_fact": MetricInfo("Fait attendu dès le premier paragraphe"),
     "citation_validity": MetricInfo("Validité des citations"),
     "refusal_precision": MetricInfo("Précision des refus"),
     "refusal_recall": MetricInfo("Rappel des refus"),
@@ -64,12 +68,12 @@ METRICS: dict[str, MetricInfo] = {
 }
 RETRIEVAL_METRICS = ("hit@1", "hit@3", "hit@5", "hit@10", "recall@5", "recall@10", "mrr@10", "ndcg@10")
 RATIO_METRICS = (
-    *RETRIEVAL_METRICS, "fact_coverage", "fact_coverage_answered", "citation_validity", "refusal_precision",
-    "refusal_recall", "false_refusal_rate", "premise_handled", "premise_corrected", "decision_accuracy",
+    *RETRIEVAL_METRICS, "fact_coverage", "fact_coverage_answered", "lead_fact", "citation_validity",
+    "refusal_precision", "refusal_recall", "false_refusal_rate", "premise_handled", "premise_corrected", "decision_accuracy",
     "refusal_rate", "pass_rate",
 )
 SUMMARY_METRICS = (
-    "hit@5", "mrr@10", "ndcg@10", "fact_coverage", "fact_coverage_answered", "citation_validity",
+    "hit@5", "mrr@10", "ndcg@10", "fact_coverage", "fact_coverage_answered", "lead_fact", "citation_validity",
     "refusal_precision", "refusal_recall", "false_refusal_rate", "premise_handled", "pass_rate",
     "latency_p50_ms", "latency_p95_ms",
 )
@@ -107,6 +111,8 @@ def score_case(
     if case.expected_facts and not output.refused and error is None:
         result.facts_found = facts_found(case.expected_facts, output.answer)
         result.fact_coverage = sum(result.facts_found) / len(result.facts_found)
+        if case.kind != "justification_request":  # a draft has no answer to lead with
+            result.lead_facts_found = facts_found(case.expected_facts, lead(output.answer))
         covered_all = all(result.facts_found)
         result.counts_for_coverage = case.in_scope or case.correction_ok
 
@@ -169,6 +175,10 @@ def case_terms(r: CaseResult, metric: str) -> tuple[float, float]:
         return (0.0 if r.refused or r.error else float(r.fact_coverage or 0.0)), 1.0
     if metric == "fact_coverage_answered":
         return (float(r.fact_coverage or 0.0), 1.0) if r.counts_for_coverage else (0.0, 0.0)
+    if metric == "lead_fact":
+        if not (r.in_scope and r.lead_facts_found and any(r.facts_found)):
+            return 0.0, 0.0
+        return float(any(a and b for a, b in zip(r.facts_found, r.lead_facts_found, strict=True))), 1.0
     if metric == "citation_validity":
         return float(sum(1 for c in r.citations if c["valid"])), float(len(r.citations))
     if metric == "refusal_precision":
