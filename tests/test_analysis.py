@@ -169,6 +169,25 @@ def test_questions_coordinated_after_a_comma_are_parts() -> None:
     assert len(_a("Quel taux de TVA pour une licence logicielle, et peut-on la récupérer ?").parts) == 1
 
 
+def test_a_question_asked_without_a_question_mark_is_kept_apart() -> None:
+    a = _a("Nous remplaçons notre outil de paie. Le secrétaire général veut savoir à quel moment le projet doit "
+           "passer devant la DINUM. Et comment amortir la licence ?")
+    assert [p.text for p in a.indirect] == ["à quel moment le projet doit passer devant la DINUM."]
+    assert [p.text for p in a.parts] == ["Et comment amortir la licence ?"]  # the asked question is unchanged
+    assert _a("Le chef veut un outil de paie. Quel seuil de publicité ?").indirect == ()
+
+
+def test_a_question_mark_inside_parentheses_does_not_end_the_question() -> None:
+    a = _a("Quel format exiger (CSV ? JSON ?) et dans quel délai le titulaire restitue-t-il les données ?")
+    assert [p.text for p in a.parts] == [a.text]
+
+
+def test_a_second_question_put_as_c_est_quoi_is_a_part() -> None:
+    a = _a("Quelle pondération donner à la réversibilité, et c'est quoi un TJM correct pour un développeur senior ?")
+    assert [p.text for p in a.parts] == ["Quelle pondération donner à la réversibilité ?",
+                                         "c'est quoi un TJM correct pour un développeur senior ?"]
+
+
 def test_a_question_without_a_subject_of_its_own_is_judged_on_its_narrative_too() -> None:
     a = _a("Notre messagerie tourne chez un hébergeur non qualifié et traite des données sensibles. "
            "Comment on fait pour régulariser ?")
@@ -258,6 +277,10 @@ def test_a_label_or_guide_named_between_quotes_is_a_reference() -> None:
     assert [(r.kind, r.keys) for r in level] == [("nom_cite", ("gold",))]
     assert reference_found(_a("RGAA niveau « AA » : c'est le niveau à viser ?").references[0], fold("le niveau AA"))
     assert _a("L'offre « Nubo » de notre hébergeur est-elle qualifiée ?").references == ()  # a product, not a text
+    # The buyer's own sheet or guide is not a text said to exist.
+    assert _a("Je complète la fiche « règles d'achat » de notre intranet : quel est le seuil de publicité ?"
+              ).references == ()
+    assert _a("Notre guide « Achats malins » cite-t-il le RGAA ?").references == ()
 
 
 def test_a_nor_shaped_code_is_a_reference_with_or_without_the_word() -> None:

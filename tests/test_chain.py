@@ -667,6 +667,27 @@ def test_a_partly_covered_question_gets_the_covered_part_and_a_note(pipeline: Pi
     _verify(answer)
 
 
+def test_a_part_that_names_its_own_subject_first_does_not_lean_on_the_part_before(pipeline: Pipeline) -> None:
+    # « Et le RGAA, il … »: the pronoun takes up the RGAA, not the uncovered question before it.
+    answer = pipeline.chain.invoke("Quel taux de TVA pour une licence logicielle ? Et le RGAA, il impose quel niveau "
+                                   "de conformité ?")
+    assert not answer.refused, answer.answer
+    assert re.search(r"\bAA\b", answer.answer) and "TVA" in answer.answer.rsplit("\n", 1)[-1]
+    _verify(answer)
+
+
+def test_a_question_asked_without_a_question_mark_saves_a_message_it_answers(pipeline: Pipeline) -> None:
+    answer = pipeline.chain.invoke(
+        "On refond notre portail de gestion des bourses, « Atlas », pour environ 12 M€ TTC. Ma directrice veut "
+        "savoir à quel moment le projet doit passer devant la DINUM. Et comment répartir les crédits de paiement "
+        "entre les années dans notre BOP ?")
+    assert not answer.refused, answer.answer
+    lead = answer.answer.split("\n\n", 1)[0]
+    assert "9 M€" in lead or "cadrage" in lead, lead  # the answer leads with the question the texts treat
+    assert "Non traité par les textes indexés" in answer.answer and "paiement" in answer.answer.rsplit("\n", 1)[-1]
+    _verify(answer)
+
+
 def test_the_direct_answer_comes_first_and_the_sources_are_named(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité et de mise en concurrence en 2026 ?")
     assert not answer.refused, answer.gate

@@ -68,6 +68,7 @@ class QuestionAnalysis:
     references: tuple[Reference, ...] = ()
     claims: tuple[Claim, ...] = ()
     names: tuple[str, ...] = field(default=())  # proper names of the buyer's own things (tools, services)
+    indirect: tuple[Part, ...] = ()  # questions asked without a question mark (« il veut savoir si… »)
 
     @property
     def multi_part(self) -> bool:
@@ -89,7 +90,15 @@ _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zà-ÿ]+(?:[A-Z][a-zà-
 
 
 def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()]
+    """The sentences of ``text``; a question mark inside parentheses (« quel format (CSV ? JSON ?) et quels
+    délais ? ») asks nothing of its own: the sentence goes on after the parenthesis."""
+    out: list[str] = []
+    for piece in (s.strip() for s in _SENTENCE.split(text.strip()) if s.strip()):
+        if out and out[-1].count("(") > out[-1].count(")"):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 # A second question coordinated inside one sentence after a comma: « comment pondérer le prix, et quel
@@ -98,7 +107,8 @@ def _sentences(text: str) -> list[str]:
 _COORDINATED = re.compile(
     r",\s*(?:et|ainsi que|puis)\s+(?:au passage\s+|aussi\s+|enfin\s+)?(?=(?:(?:sur|pour|dans|en|avec|par|de|à|a|jusqu'à)\s+)?"
     r"(?:quel|quelle|quels|quelles|comment|"
-    r"combien|qui|o[uù]|quand|pourquoi|est-ce|qu['’]est-ce|faut-il|dois-je|doit-on|peut-on|puis-je)\b)",
+    r"combien|qui|o[uù]|quand|pourquoi|est-ce|qu['’]est-ce|faut-il|dois-je|doit-on|peut-on|puis-je|"
+    r"c['’]est\s+(?:quoi|combien|qui|quand|o[uù]))\b)",
     re.IGNORECASE,
 )
 
@@ -340,10 +350,15 @@ _UPPERCASE_NAMES = frozenset({"version_sigle"})
 def _references(text: str, r: dict) -> tuple[Reference, ...]:
     out: list[Reference] = []
     folded = fold(text)
+    owned_kinds = set(r.get("own_named_kinds") or ())
+    before, after = r.get("own_named_before") or r"(?!)", r.get("own_named_after") or r"(?!)"
     for kind, pattern in r["references"].items():
         for m in re.finditer(pattern, folded):
             if kind in _UPPERCASE_NAMES and (len(text) != len(folded) or not text[m.start("b"):m.end("b")].isupper()):
                 continue  # « conforme, version 2 » is no acronym: only a name written in capitals is one
+            if kind in owned_kinds and (re.search(before, folded[max(0, m.start() - 12):m.start()])
+                                        or re.match(after, folded[m.end():m.end() + 40])):
+                continue  # the buyer's own sheet or guide, not a text said to exist
             keys = tuple(_french_date(k) for k in (m.groupdict().get("a"), m.groupdict().get("b")) if k)
             label = text[m.start():m.end()] if len(text) == len(folded) else m.group(0)
             out.append(Reference(kind, label.strip(), tuple(re.sub(r"\s+", " ", k).strip() for k in keys)))
@@ -632,6 +647,19 @@ def analyse(
             stems = _stems(subject_text, synonyms or {}) - generic
             if own_subject(subject_text):
                 parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems))
+    # « Ma directrice veut savoir à quel moment passer devant la DINUM. »: a question asked without a question
+    # mark, kept apart (it may only save a message whose other questions the texts do not treat).
+    indirect: list[Part] = []
+    for written in narrative:
+        found = re.search(r.get("indirect_question") or r"(?!)", fold(written))
+        if found and len(fold(written)) == len(written):
+            # What is asked follows the verb that asks it (« veut savoir | à quel moment… »).
+            sentence = written[found.start(1) if found.lastindex else found.start():].strip()
+            spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+            subject_text, _ = _strip_spans(sentence, _merge(spans))
+            stems = _stems(subject_text, synonyms or {}) - generic
+            if stems and not any(p.text == written for p in parts):
+                indirect.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems))
     # A short question after a narrative (« On veut un outil de paie. Par quoi commencer ? »): the
     # narrative says what the buyer wants to do; its purchase vocabulary is context, not subject.
     names += [m.group(1) for m in _CAPITALISED.finditer(question) if fold(m.group(1)) not in r["not_names"]]
@@ -651,4 +679,5 @@ def analyse(
         text=question, intent=intent, answer_type=answer_type, subject=subject, context=context,
         subject_text=" ".join(p.subject_text for p in parts), parts=tuple(parts),
         references=_references(own_references(question, prompts_dir), r), claims=_claims(own_words or question, r, synonyms or {}), names=tuple(dict.fromkeys(names)),
+        indirect=tuple(indirect),
     )

@@ -188,8 +188,9 @@ class AnswerChain:
                 and self._method_question(analysis)):
             focus = self.rules["purchase_procedure_query"]  # the answer leads with the doctrine's method
         hint = " ".join(self.lexicon.expansions(condensed.standalone)) if is_english(analysis.text) else ""
+        leading = replace(analysis, subject=decision.answered_by) if decision.answered_by else analysis
         request = GenerationRequest(condensed.standalone, focus, retrieval.hits, asked.k, snap.sections.get,
-                                    analysis, snap.idf, hint)
+                                    leading, snap.idf, hint)
         t0 = time.perf_counter()
         generated: Generated | None = None
         draft: DraftReply | None = None
@@ -297,8 +298,13 @@ class AnswerChain:
         if (not condensed.focus and len(parts) == 1
                 and len(tokens(parts[0].part.subject_text)) <= CONTEXT_SHARE * len(tokens(condensed.standalone))):
             hits = tuple(fuse_hits([*rankings, parts[0].hits], depth))
+        indirect = []
+        for part in analysis.indirect[:MAX_PARTS]:
+            found = self.searcher.retrieve(self.lexicon.expand(part.subject_text.strip() or part.text), k,
+                                           filters=asked.filters)
+            indirect.append(PartRetrieval(part, found.hits, found.max_dense))
         return Retrieval(primary.query, primary.filters, primary.mode, hits, primary.gate_hits, primary.max_dense,
-                         tuple(parts), scope_hits)
+                         tuple(parts), scope_hits, tuple(indirect))
 
     def gate(
         self, condensed: Condensed, analysis: QuestionAnalysis, retrieval: Retrieval, snap: Snapshot,
@@ -425,9 +431,30 @@ class AnswerChain:
                                           for v in verdicts if not v.covered))
         premises = self._unsupported_claims(condensed, analysis, retrieval, snap)
         if verdicts and all(not v.covered for v in verdicts):
+            indirect = self._indirect_covered(retrieval, sections, whole, everyday, snap)
+            if indirect is not None:  # the answer leads with the one question the texts treat
+                return replace(decision, not_covered=not_covered, premises=premises, answered_by=indirect.subject)
             return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED, not_covered=not_covered,
                            premises=premises)
         return replace(decision, not_covered=not_covered, premises=premises)
+
+    def _indirect_covered(
+        self, retrieval: Retrieval, sections: list[tuple[str, str]], whole: float, everyday: float, snap: Snapshot,
+    ) -> Part | None:
+        """The question the buyer asks without a question mark (« ma directrice veut savoir à quel
+        moment passer devant la DINUM. ») that the texts treat, judged like a part, neighbouring fields
+        included: the message is then answered, with a note on the parts they do not treat."""
+        t = self.settings.gate
+        for found in retrieval.indirect:
+            texts = sections + self._section_texts(snap, found.hits)
+            verdict = judge_part(found.part, texts, found.dense, max(whole, found.dense), idf=snap.idf,
+                                 general=self.general, general_weight=t.general_weight, threshold=t.scope,
+                                 everyday_dense=everyday, dense_weight=t.scope_dense_weight)
+            verdict = neighbouring_field(verdict, self.lexicon.neighbour_fields(self._asked_text(found.part)),
+                                         [text for _, text in texts])
+            if verdict.covered and not verdict.asks_nothing:
+                return found.part
+        return None
 
     def _unsupported_claims(
         self, condensed: Condensed, analysis: QuestionAnalysis, retrieval: Retrieval, snap: Snapshot,
@@ -731,6 +758,12 @@ def _as_typed(term: str, text: str) -> str:
     return text[m.start():m.end()] if m and len(folded) == len(text) else term
 
 
+# « Et le RGAA, il exige quel niveau ? », « et le code, on le publie où ? »: the pronoun takes up the noun
+# the part itself puts first, it does not point back to the part before.
+_DISLOCATED = re.compile(r"^\W*(?:(?:et|mais|ou|puis|alors)\s+)?(?:quant (?:a|à)\s+)?(?:le|la|les|l['’]|ce|cet|cette|ces)"
+                         r"\s*[^,?;:]{2,50},\s*(?:il|elle|ils|elles|on)\b", re.IGNORECASE)
+
+
 def _inherit_uncovered(verdicts: list[PartVerdict], question: str) -> list[PartVerdict]:
     """A part that leans on the part before it (« Nos contractuels peuvent-ils percevoir la prime… ?
     Sur quelle base elle est calculée ? ») is about that part's subject: when the texts do not treat
@@ -739,7 +772,8 @@ def _inherit_uncovered(verdicts: list[PartVerdict], question: str) -> list[PartV
     out = list(verdicts)
     for i in range(1, len(out)):
         before, v = out[i - 1], out[i]
-        if (v.covered and not before.covered and ((v.asks_nothing and before.missing) or refers_back(v.part.text))
+        leans = refers_back(v.part.text) and not _DISLOCATED.match(v.part.text)
+        if (v.covered and not before.covered and ((v.asks_nothing and before.missing) or leans)
                 and 0 <= question.find(before.part.text) < question.find(v.part.text)):
             out[i] = replace(v, covered=False, missing=before.missing, missing_stems=before.missing_stems)
     return out

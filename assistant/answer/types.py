@@ -175,6 +175,7 @@ class Retrieval:
     # The ranking before the searches added for the generator only (an objective's catalogue query):
     # the scope and premise checks read it, as they were calibrated on it. Empty: they read ``hits``.
     scope_hits: tuple[Hit, ...] = ()
+    indirect: tuple[PartRetrieval, ...] = ()  # the same for its indirect questions (``QuestionAnalysis.indirect``)
 
     @property
     def judged(self) -> tuple[Hit, ...]:
@@ -199,6 +200,7 @@ class GateDecision:
     anchored: bool = True
     not_covered: tuple[str, ...] = ()  # parts of the question the texts do not treat (the user's words)
     premises: tuple[str, ...] = ()  # claims the question takes for granted that no indexed text supports
+    answered_by: frozenset[str] = frozenset()  # subject the answer leads with when it differs from the question's
 
 
 @dataclass(frozen=True)
