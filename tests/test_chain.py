@@ -688,6 +688,18 @@ def test_a_question_asked_without_a_question_mark_saves_a_message_it_answers(pip
     _verify(answer)
 
 
+def test_the_buyers_own_account_is_not_listed_as_a_question_left_unanswered(pipeline: Pipeline) -> None:
+    # The question names no topic of its own, so the account is read for what it asks about; who the buyer is
+    # (« je travaille au pôle des affaires transverses… ») is no part of the question the texts fail to treat.
+    answer = pipeline.chain.invoke("Bonjour, je travaille au pôle des affaires transverses de la direction des "
+                                   "ressources, nous sommes cinq agents. Mon chef veut qu'on mentionne la circulaire "
+                                   "sur l'achat numérique dans le rapport. Quel est son numéro ?")
+    assert not answer.refused, answer.answer
+    assert "6519" in answer.answer
+    assert "Non traité par les textes indexés" not in answer.answer, answer.answer
+    _verify(answer)
+
+
 def test_the_direct_answer_comes_first_and_the_sources_are_named(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Quel est le seuil de dispense de publicité et de mise en concurrence en 2026 ?")
     assert not answer.refused, answer.gate

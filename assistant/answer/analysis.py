@@ -54,6 +54,9 @@ class Part:
     # « Rectorat de Lyon : peut-on acheter via l'UGAP… ? »: the question after a preface, which may be
     # judged alone when the whole is not covered (the preface is the buyer's own case).
     core: Part | None = None
+    # A sentence of the buyer's account, judged because the question names no topic of its own: what the
+    # texts do not treat in it is the buyer's situation, not a question left unanswered.
+    narrative: bool = False
 
 
 @dataclass(frozen=True)
@@ -646,7 +649,7 @@ def analyse(
             subject_text, _ = _strip_spans(sentence, _merge(spans))
             stems = _stems(subject_text, synonyms or {}) - generic
             if own_subject(subject_text):
-                parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems))
+                parts.append(Part(sentence, stems, subject_text, _predicates(subject_text) & stems, narrative=True))
     # « Ma directrice veut savoir à quel moment passer devant la DINUM. »: a question asked without a question
     # mark, kept apart (it may only save a message whose other questions the texts do not treat).
     indirect: list[Part] = []

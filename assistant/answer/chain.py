@@ -436,6 +436,14 @@ class AnswerChain:
                 return replace(decision, not_covered=not_covered, premises=premises, answered_by=indirect.subject)
             return replace(decision, refused=True, reason=SUBJECT_NOT_COVERED, not_covered=not_covered,
                            premises=premises)
+        covered = [v for v in verdicts if v.covered]
+        if covered and len(covered) < len(verdicts):
+            # The answer leads with what the texts treat; the buyer's own account was read only for what it
+            # asks about (« je suis au bureau des achats… » is not a question left unanswered).
+            asked = tuple(dict.fromkeys(", ".join(written.get(fold(w), w) for w in v.missing) or v.part.text
+                                        for v in verdicts if not v.covered and not v.part.narrative))
+            return replace(decision, not_covered=asked, premises=premises,
+                           answered_by=frozenset().union(*(v.part.subject for v in covered)))
         return replace(decision, not_covered=not_covered, premises=premises)
 
     def _indirect_covered(
