@@ -429,6 +429,13 @@ def test_words_the_corpus_writes_without_accents_are_left_alone() -> None:
         # Infinitives coordinated with the first one frame the question too, not a noun after a determiner.
         ("Critère coût : comment comparer prolonger l'existant et migrer ?", {"compar", "prolong", "migr"}),
         ("Comment choisir le cluster et le dossier ?", {"chois"}),
+        # The judgement a yes/no question asks for frames it (« sommes-nous tenus », « c'est éliminatoire ? »),
+        # not a verb followed by what it acts on (« ça bloque la signature du marché ? »).
+        ("Sommes-nous tenus de le signaler au SILL ?", {"tenus", "signal"}),
+        ("Le format OOXML au regard du RGI, c'est éliminatoire ?", {"eliminatoir"}),
+        ("Un logiciel libre hors SILL, est-ce que ça bloque ?", {"bloqu"}),
+        ("Le référé, est-ce que ça bloque la signature du marché ?", set()),
+        ("Le RGI, c'est quoi ?", set()),
     ],
 )
 def test_the_verbs_that_frame_a_question_are_not_its_subject(question: str, predicates: set[str]) -> None:

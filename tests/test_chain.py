@@ -1034,3 +1034,12 @@ def test_a_figure_a_framework_is_said_to_allow_is_checked_like_a_premise(pipelin
     # The figure the texts state is no false premise.
     right = pipeline.chain.invoke("SecNumCloud plafonne à 24 % la part d'une seule entité hors UE : et en cumulé ?")
     assert not right.decision.premises, right.decision.premises
+
+
+def test_the_judgement_a_yes_no_question_asks_for_does_not_sink_its_subject(pipeline: Pipeline) -> None:
+    # « éliminatoire » is what the buyer wants to know about OOXML and the RGI, a word the texts need not write.
+    answer = pipeline.chain.invoke("Notre éditeur ne fournit que de l'OOXML. Comment le traiter au regard du RGI, "
+                                   "c'est éliminatoire ?")
+    assert not answer.refused, answer.answer
+    assert "ODF" in answer.answer
+    _verify(answer)

@@ -265,6 +265,7 @@ def _stems(text: str, synonyms: dict[str, str]) -> frozenset[str]:
     return frozenset(out)
 
 
+_INVERTED = r"(?:(?:-t)?-(?:on|il|elle|ils|elles|je|nous|vous|tu|ce))"  # « doit-on », « sommes-nous », « est-ce »
 _CLITICS = r"(?:(?:ne|pas|plus|bien|quand|meme|encore|aussi|directement|vraiment|toujours|la|le|les|lui|leur|nous|vous|y|en|se)\s+|[lsmdn]')"
 _VERB_AFTER = re.compile(
     r"\b(?P<t>peut|peux|peuvent|pouvons|pouvez|doit|dois|doivent|devons|devez|faut|veut|veux|veulent|voulons|"
@@ -285,6 +286,16 @@ _COORDINATED_VERB = re.compile(
 )
 
 
+_ADVERBS = r"(?:(?:pas|plus|vraiment|bien|forcement|automatiquement|obligatoirement|donc|alors|aussi|toujours|encore|deja)\s+)*"
+# The judgement a yes/no question asks for (« sommes-nous tenus de… », « est-ce recevable », « c'est
+# éliminatoire ? », « ça bloque ? »): what the buyer wants to know about the subject, not the subject.
+_JUDGEMENT = re.compile(
+    r"\b(?:est|sont|sommes|suis|etes|serait|seraient|sera|seront|serons|reste|restent)" + _INVERTED + r"\s+"
+    + _ADVERBS + r"(?P<j>[a-z]{4,})\b"
+    r"|\b(?:c'est|ce serait|ca|cela)\s+" + _ADVERBS + r"(?P<k>[a-z]{4,})\b(?=\s*\?)"
+)
+
+
 def _predicates(text: str) -> frozenset[str]:
     """Stems of the infinitives that frame the question (« pour régulariser », « comment choisir »,
     « peuvent prétendre », « comment comparer, prolonger l'existant et migrer »): they say what the
@@ -299,6 +310,7 @@ def _predicates(text: str) -> frozenset[str]:
         while (more := _COORDINATED_VERB.match(folded, end)) is not None:
             verbs.append(more.group("v") or more.group("w"))
             end = more.end()
+    verbs += [m.group("j") or m.group("k") for m in _JUDGEMENT.finditer(folded)]
     return frozenset(t for v in verbs for t in tokens(v))
 
 
