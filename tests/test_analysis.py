@@ -779,3 +779,14 @@ def test_a_framework_of_the_corpus_stating_a_figure_and_a_carried_extension_are_
                 "hébergées en SecNumCloud. On a combien de temps pour migrer ?").claims
     assert [(c.kind, c.extended) for c in claims] == [("obligation", True)]
     assert claims[0].text == "doivent être hébergées en SecNumCloud"
+
+
+def test_a_figure_lent_to_a_rule_anywhere_in_the_sentence_is_a_claim() -> None:
+    # « au-dessus du seuil de 5 M€ » lends the threshold a value, though the sentence is about the buyer's project.
+    claims = _a("Notre portail coûte 6 M€ TTC, donc au-dessus du seuil de 5 M€ de saisine de la DINUM : "
+                "comment la saisir ?").claims
+    assert [(c.kind, c.values) for c in claims] == [("quantity", ("5 m€",))]
+    claims = _a("Le seuil de dispense pour les services est passé à 90 000 € HT, on commande en direct ?").claims
+    assert [c.values for c in claims] == [("90 000 €",)]
+    # The buyer's own amounts lend nothing to a rule.
+    assert not _a("Notre marché de supervision fait 80 000 € HT : quelle procédure ?").claims

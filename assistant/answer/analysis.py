@@ -487,7 +487,8 @@ def _claims(text: str, r: dict, synonyms: dict[str, str] | None = None) -> tuple
         values = [_figure(m.group(1), m.group(2)) for m in _NUMBER_UNIT.finditer(clause)]
         values += _dates(clause)
         values += [m.group(1) for m in _SINCE_YEAR.finditer(clause) if not any(m.group(1) in v for v in values)]
-        stated = bool(values) and re.search(r["claims"]["text_subject"], clause) is not None
+        stated = bool(values) and (re.search(r["claims"]["text_subject"], clause) is not None
+                                   or re.search(r["claims"].get("rule_value") or r"(?!)", clause) is not None)
         extended = re.search(r["claims"]["extension"], clause) is not None or (carried and carried_extension)
         carried = asserted and not kinds and not values and written.rstrip().endswith(",")
         carried_extension = carried and extended
