@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from math import fsum
 
 from assistant.answer.types import DEGRADED, GateDecision, Hit
 from assistant.config import GateThresholds
@@ -67,8 +68,8 @@ def term_overlap(
     for hit in hits[:top]:
         seen |= set(tokens(f"{hit.title} {hit.section} {hit.text}"))
     weight = idf or (lambda _t: 1.0)
-    total = sum(weight(t) for t in terms)
-    return sum(weight(t) for t in terms if t in seen) / total if total else 1.0
+    total = fsum(weight(t) for t in terms)
+    return fsum(weight(t) for t in terms if t in seen) / total if total else 1.0
 
 
 def missing_reference(question: str, hits: Sequence[Hit], scope_text: str = "") -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from math import fsum
 from typing import Any, Protocol
 
 from assistant.answer.analysis import QuestionAnalysis
@@ -179,7 +180,7 @@ class ExtractiveGenerator:
         def weight(term: str) -> float:
             return (max(0.1, idf(term)) if use_idf else 1.0) if term in present else 0.0  # type: ignore[misc]
 
-        total = sum(weight(t) for t in terms) + sum(weight(t) for t in focus_terms)
+        total = fsum(weight(t) for t in terms) + fsum(weight(t) for t in focus_terms)
         # A question wanting a name, a date or a figure: a sentence that holds one answers it more likely.
         kind = analysis.answer_type if analysis is not None else ""
         wanted = _ANSWER_CUES.get(kind) if kind in ("actor", "date", "figure") else None
@@ -192,8 +193,8 @@ class ExtractiveGenerator:
             wanted = _CONDITION_CUE
         scored: list[tuple[float, int, int, Unit]] = []
         for rank, u_i, unit, unit_terms, outside_passage in candidates:
-            overlap = (sum(weight(t) for t in terms & unit_terms)
-                       + sum(weight(t) for t in focus_terms & unit_terms)) / max(1e-9, total)
+            overlap = (fsum(weight(t) for t in terms & unit_terms)
+                       + fsum(weight(t) for t in focus_terms & unit_terms)) / max(1e-9, total)
             score = self.hit_weight * hits[rank].score + (1 - self.hit_weight) * overlap - 0.01 * u_i
             if outside_passage:
                 score -= self.outside_penalty
@@ -336,9 +337,9 @@ class ExtractiveGenerator:
         def score(item: tuple[int, tuple[int, int, str]]) -> tuple[bool, float, int]:
             i, (rank, _, block) = item
             found = set(tokens(f"{hits[rank].section} {block}"))
-            share = sum(weight(t) for t in subject & found) / max(1e-9, sum(weight(t) for t in subject))
+            share = fsum(weight(t) for t in subject & found) / max(1e-9, fsum(weight(t) for t in subject))
             # The topic the follow-up inherits breaks ties between sentences holding its own words.
-            share += TOPIC_WEIGHT * sum(weight(t) for t in topic & found) / max(1e-9, sum(weight(t) for t in topic))
+            share += TOPIC_WEIGHT * fsum(weight(t) for t in topic & found) / max(1e-9, fsum(weight(t) for t in topic))
             cue = 1.0 if wanted is not None and wanted.search(block) else 0.0
             caveat = 1.0 if _CAVEAT.search(block) or (open_section and _CAVEAT_SECTION.search(hits[rank].section)) else 0.0
             # Asked for an amount (« quel plafond »), a sentence without one cannot answer first.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from math import fsum
 
 from assistant.answer.analysis import NUMBER_WORDS, Claim, Part, Reference
 from assistant.text import fold, tokens
@@ -290,8 +291,11 @@ def _dated(patterns: Sequence[str], year: str, folded: str) -> bool:
     """Whether a stated rule has the year next to it (within ``DATED_WITHIN`` characters)."""
     for pattern in patterns:
         for m in re.finditer(pattern, folded):
-            if _affirmed(pattern, folded[max(0, m.start() - 30):m.end() + 12]) and \
-                    year in folded[max(0, m.start() - DATED_WITHIN):m.end() + DATED_WITHIN]:
+            # The year in the same sentence as the rule: « s'applique depuis le 12 septembre 2025 ; interdiction
+            # des frais au 12 janvier 2027 » does not date the ban of 2025.
+            window = folded[max(0, m.start() - DATED_WITHIN):m.end() + DATED_WITHIN]
+            if _affirmed(pattern, folded[max(0, m.start() - 30):m.end() + 12]) and year in window and \
+                    year in _sentence_at(folded, m.start()):
                 return True
     return False
 
@@ -325,13 +329,13 @@ def claim_supported(
         return any(claim.values[0] in " ".join(re.findall(r"[0-9a-z]+", fold(text))) for text in sections)
     terms = set(claim.terms)
     weight = idf or (lambda _t: 1.0)
-    total = sum(weight(t) for t in terms) or 1.0
+    total = fsum(weight(t) for t in terms) or 1.0
     for text in sections:
         folded = fold(text)
         vocab = frozenset(tokens(text))
         # Rarity-weighted: the words that say whom or what the claim is about (« communauté
         # d'agglomération ») count more than those every section shares (« circulaire »).
-        about = sum(weight(t) for t in terms if present(t, vocab)) / total
+        about = fsum(weight(t) for t in terms if present(t, vocab)) / total
         if claim.extended and not any(_affirmed(p, folded) for p in families.get("extension", ())):
             continue  # the section states the rule, not its extension
         stated = any(_affirmed(p, folded) for p in families.get(claim.kind, ()))
