@@ -790,3 +790,13 @@ def test_a_figure_lent_to_a_rule_anywhere_in_the_sentence_is_a_claim() -> None:
     assert [c.values for c in claims] == [("90 000 €",)]
     # The buyer's own amounts lend nothing to a rule.
     assert not _a("Notre marché de supervision fait 80 000 € HT : quelle procédure ?").claims
+
+
+def test_a_year_dates_a_rule_only_in_the_rules_own_sentence() -> None:
+    claim = _a("Les frais de sortie cloud sont interdits depuis septembre 2025 avec le Data Act, on refuse la facture ?").claims[0]
+    assert (claim.kind, claim.values) == ("ban", ("2025",))
+    ban = {"ban": [r"\binterdi\w*"]}
+    timeline = ("Le Data Act : frais de sortie cloud.\n- 12 septembre 2025 : le Data Act s'applique.\n"
+                "- 12 janvier 2027 : les frais de changement sont interdits.")
+    assert not claim_supported(claim, [timeline], ban)
+    assert claim_supported(claim, ["Depuis septembre 2025, le Data Act interdit les frais de sortie cloud."], ban)
