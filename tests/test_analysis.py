@@ -800,3 +800,12 @@ def test_a_year_dates_a_rule_only_in_the_rules_own_sentence() -> None:
                 "- 12 janvier 2027 : les frais de changement sont interdits.")
     assert not claim_supported(claim, [timeline], ban)
     assert claim_supported(claim, ["Depuis septembre 2025, le Data Act interdit les frais de sortie cloud."], ban)
+
+
+def test_who_signed_a_text_is_said_in_one_sentence_with_the_signature() -> None:
+    claim = _a("La circulaire 6519/SG a été signée par Anne Le Hénanff, je la cite ainsi ?").claims[0]
+    assert claim.kind == "actor"
+    section = ("La circulaire n° 6519/SG est signée par le Premier ministre. Anne Le Hénanff a présenté la "
+               "circulaire 6519/SG à la presse.")
+    assert not claim_supported(claim, [section], {})
+    assert claim_supported(claim, ["La circulaire n° 6519/SG est signée par Anne Le Hénanff."], {})

@@ -325,6 +325,10 @@ def claim_supported(
     supports nothing."""
     if claim.kind == "dated_text":
         return any(_text_dated(claim.values[1], claim.values[0], fold(text)) for text in sections)
+    if claim.kind == "actor" and re.search(r"\bsign", fold(claim.text)) and not any(
+            claim.values[0] in sentence and re.search(r"\bsign", sentence)
+            for text in sections for sentence in re.split(r"(?<=[.;!?])\s+|\n", fold(text))):
+        return False  # « signée par X »: a sentence says X signed, not a name met elsewhere in the section
     if claim.kind == "quote":
         return any(claim.values[0] in " ".join(re.findall(r"[0-9a-z]+", fold(text))) for text in sections)
     terms = set(claim.terms)
