@@ -809,3 +809,13 @@ def test_who_signed_a_text_is_said_in_one_sentence_with_the_signature() -> None:
                "circulaire 6519/SG à la presse.")
     assert not claim_supported(claim, [section], {})
     assert claim_supported(claim, ["La circulaire n° 6519/SG est signée par Anne Le Hénanff."], {})
+
+
+def test_the_object_of_a_drafting_request_is_not_the_request_itself() -> None:
+    # « on retient X »: a conjugated choice verb names the object; without one, the request that opens the
+    # message (« Pouvez-vous me rédiger le paragraphe de justification : ») is no part of the object.
+    read = read_request("Pouvez-vous me rédiger le paragraphe de justification : pour la visio de notre direction on "
+                        "retient Visio de la DINUM (solution mutualisée) plutôt qu'une offre du marché.", PROMPTS)
+    assert read.object == "Visio de la DINUM (solution mutualisée)"
+    read = read_request("Rédigez-moi la note : nous avons comparé trois offres de messagerie.", PROMPTS)
+    assert read.object == "nous avons comparé trois offres de messagerie"

@@ -38,7 +38,8 @@ _OBJECT = re.compile(
 
 MIN_OBJECT_CHARS = 3  # DraftRequest.object's minimum
 _CHOSEN = re.compile(
-    r"\b(?:choisir|choix d[eu']?|retenir|retenue?s?|acheter|acquérir|déployer|opter pour|recourir à|recours à)(?!\w)\s*"
+    r"\b(?:choisir|choisit|choisissons|choix d[eu']?|retenir|retient|retenons|retiens|retenez|retenue?s?|acheter|acquérir|"
+    r"déployer|opter pour|opte pour|optons pour|recourir à|recours à)(?!\w)\s*"
     r"([^,;:.?!]+?)(?=\s+(?:plutôt|au lieu|de préférence)\b|[,;:.?!]|$)", re.IGNORECASE)
 
 
@@ -92,6 +93,19 @@ def _object(message: str, rejected: re.Pattern[str]) -> str | None:
     return chosen.group(1).strip() if chosen else None
 
 
+# A request that names nothing but the piece to write (« Pouvez-vous me rédiger le paragraphe de justification : »);
+# « la justification de notre grille : … » names its object, and keeps it.
+_REQUEST_LEAD = re.compile(
+    r"^[^:]{0,80}\b(?:paragraphe|justification|justif|note|texte)(?:\s+(?:de|d'une?)\s+justification)?"
+    r"(?:\s*,?\s*(?:svp|stp|merci|s'il (?:vous|te) pla[iî]t))?\s*:\s*(?P<rest>.{3,})$", re.IGNORECASE | re.DOTALL)
+
+
+def _past_request(message: str) -> str:
+    """The message without the request that opens it (« Pouvez-vous me rédiger le paragraphe de justification : »)."""
+    lead = _REQUEST_LEAD.match(message.strip())
+    return lead.group("rest").strip() if lead else message.strip()
+
+
 def read_request(message: str, prompts_dir: Path) -> ChatDraftRequest:
     r = rules(prompts_dir)
     folded = fold(message)
@@ -101,8 +115,8 @@ def read_request(message: str, prompts_dir: Path) -> ChatDraftRequest:
     if route is None and exceptions:
         route = "faire"
     subject = _object(message, re.compile(r["draft_route_rejected"])) or ""
-    if len(subject) < MIN_OBJECT_CHARS:  # nothing readable as the object: the message says it
-        subject = message.strip()
+    if len(subject) < MIN_OBJECT_CHARS:  # nothing readable as the object: the message says it, past its request
+        subject = _past_request(message)
     exception = exceptions[0] if exceptions and route in ("faire", "faire_faire", "faire_avec") else None
     return ChatDraftRequest(subject[:300].rstrip(" ?.!") or message[:300], route, criteria, exception)
 
