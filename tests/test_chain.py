@@ -788,6 +788,20 @@ def test_english_domain_words_reach_the_french_texts(pipeline: Pipeline) -> None
     assert "donnees-sante-hds" in {c.doc_id for c in health.citations}, health.answer
 
 
+def test_the_doctrines_notions_said_in_english_reach_the_texts_that_treat_them(pipeline: Pipeline) -> None:
+    # The glossary's notions in English (« pooled », « ready-made », « bespoke »; a preference for national
+    # companies) are read in French through the lexicon: the answer comes from the texts that treat them.
+    route = pipeline.chain.invoke("In which order does the doctrine make a buyer look at pooled solutions, "
+                                  "ready-made products and bespoke development?")
+    assert not route.refused, route.answer
+    assert "circulaire-2026-achat-numerique" in {c.doc_id for c in route.citations}, route.answer
+    assert "étagère" in route.answer and "mutualis" in route.answer, route.answer
+    national = pipeline.chain.invoke("Can a ministry give extra points to French companies in a tender?")
+    assert not national.refused, national.answer
+    assert "ccp-attribution-criteres" in {c.doc_id for c in national.citations}, national.answer
+    _verify(national)
+
+
 def test_the_field_an_english_buyers_own_tool_serves_is_context_not_the_question(pipeline: Pipeline) -> None:
     answer = pipeline.chain.invoke("Can I meet vendors and run demos before launching the tender for our tax-fraud "
                                    "analytics tool? What are the limits?")
