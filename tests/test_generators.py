@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from assistant.answer.citations import quote_in_passage
@@ -122,6 +123,24 @@ def test_one_document_telling_a_fact_twice_does_not_take_two_places(tmp_path: Pa
     assert order.index(other) < order.index(again)  # the new fact comes before the same one retold
     plain = [u.text for _, _, _, u in _generator(tmp_path, redundancy=0.0)._novel_first(scored, 1.0, hits)]
     assert plain == [said, again, other]
+
+
+def test_a_fact_two_documents_word_differently_is_one_bullet_with_both_citations(tmp_path: Path) -> None:
+    said = ("Le vade-mecum de la DINUM précise que l'article 31 de la loi SREN ne s'applique qu'aux données "
+            "d'une sensibilité particulière traitées par un système d'information de l'État.")
+    retold = "Selon le vade-mecum, l'article 31 de la loi SREN ne joue que pour les données d'une sensibilité particulière."
+    dated = "Selon la presse, l'article 31 de la loi SREN laisse jusqu'au 8 juin 2026 aux contrats en cours pour s'y conformer."
+    first = SectionRecord("vademecum#s1", "vademecum", "Vade-mecum > Article 31", said)
+    second = SectionRecord("presse#s1", "presse", "Presse > SREN", f"{retold}\n\n{dated}")
+    sections = {s.section_id: s for s in (first, second)}
+    hits = [_hit(first, said, 0.9, "v1"), _hit(second, f"{retold}\n\n{dated}", 0.85, "p1")]
+    generated = _generator(tmp_path).generate("À quelles données l'article 31 de la loi SREN s'applique-t-il ?",
+                                              hits, sections.get)
+    assert "ne joue que pour" not in generated.text, generated.text  # said once…
+    bullet = next(line for line in generated.text.splitlines() if "ne s'applique qu'aux" in line)
+    assert {c.doc_id for c in generated.citations} == {"vademecum", "presse"}
+    assert len(set(re.findall(r"\[\d+\]", bullet))) == 2, generated.text  # …with both sources
+    assert "8 juin 2026" in generated.text  # a figure of its own is another fact
 
 
 def test_a_draft_is_tagged_on_what_it_proposes_not_on_the_law_it_recalls(tmp_path: Path) -> None:

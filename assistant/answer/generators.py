@@ -123,6 +123,24 @@ def _near_duplicate(terms: set[str], chosen: list[set[str]], threshold: float = 
     return any(len(terms & other) / max(1, len(terms | other)) >= threshold for other in chosen if terms)
 
 
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+RESTATED_SHARE = 0.75  # of a sentence's terms found in an earlier one
+RESTATED_MIN_SIMILARITY = 0.4
+
+
+def _restates(text: str, terms: set[str], earlier: str, earlier_terms: set[str]) -> bool:
+    """A sentence that says again, in other words, what an earlier one from another document said
+    (« l'article 31 de la loi SREN ne joue que lorsque… » after « … précise que l'article 31 de la loi
+    SREN ne s'applique que… »): most of its terms are there, and every figure it gives too. One that
+    brings a figure of its own is another fact."""
+    if not terms or not earlier_terms:
+        return False
+    shared = len(terms & earlier_terms)
+    return (shared / len(terms) >= RESTATED_SHARE
+            and shared / len(terms | earlier_terms) >= RESTATED_MIN_SIMILARITY
+            and set(_FIGURE.findall(text)) <= set(_FIGURE.findall(earlier)))
+
+
 class ExtractiveGenerator:
     """Compose a French answer from the most relevant sentences of the retrieved passages: the best
     one first, as the direct answer, then one bullet per further fact; a fact reported by several
@@ -211,6 +229,7 @@ class ExtractiveGenerator:
         chosen: list[tuple[int, int, str]] = []  # rank, unit order, text
         used_chars = 0
         chosen_terms: list[set[str]] = []
+        chosen_units: list[str] = []  # the sentence each bullet was chosen for
         twins: dict[int, list[tuple[int, str]]] = {}
         for _score, rank, u_i, unit in self._novel_first(scored, best, hits):
             if len(chosen) >= self.max_units:
@@ -221,6 +240,10 @@ class ExtractiveGenerator:
             if key in seen_text:
                 continue
             twin = next((j for j, other in enumerate(chosen_terms) if _near_duplicate(unit_terms, [other])), None)
+            if twin is None:
+                twin = next((j for j, (other, said) in enumerate(zip(chosen_terms, chosen_units, strict=True))
+                             if hits[chosen[j][0]].doc_id != hit.doc_id and _restates(unit.text, unit_terms, said, other)),
+                            None)
             if twin is not None:
                 if hits[chosen[twin][0]].doc_id != hit.doc_id:
                     twins.setdefault(twin, []).append((rank, unit.text))  # the same fact, another document
@@ -251,6 +274,7 @@ class ExtractiveGenerator:
                 continue
             seen_text.add(key)
             chosen_terms.append(unit_terms)
+            chosen_units.append(unit.text)
             used_chars += len(block)
             chosen.append((rank, u_i, block))
         lead = self._lead(chosen, hits, analysis, terms, weight, focus_terms)
