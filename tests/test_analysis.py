@@ -28,6 +28,14 @@ def test_the_deliverable_a_buyer_prepares_is_context() -> None:
     assert "derog" in _a("Pour une dérogation au cloud de confiance, on s'adresse à qui ?").subject
 
 
+def test_the_shape_asked_for_the_answer_is_not_its_subject() -> None:
+    a = _a("Pour l'intro de mon discours : quel est le seuil de dispense ? En deux phrases, sous forme de tableau.")
+    assert {"seuil", "dispens"} <= a.subject and not {"intro", "discour", "phras", "tableau"} & a.subject
+    assert not {"simplifi", "connait"} & _a("Tu peux simplifier pour quelqu'un qui n'y connaît rien ?").subject
+    # A dashboard is a subject, not a shape.
+    assert "tableau" in _a("Faut-il un tableau de bord des achats numériques ?").subject
+
+
 def test_the_buyers_context_is_not_the_subject() -> None:
     a = _a("Pour notre futur portail Zephyr de gestion des subventions, quel seuil de dispense de publicité s'applique ?")
     assert {"seuil", "dispens", "publiqu"} & a.subject
@@ -281,6 +289,9 @@ def test_a_label_or_guide_named_between_quotes_is_a_reference() -> None:
     assert _a("Je complète la fiche « règles d'achat » de notre intranet : quel est le seuil de publicité ?"
               ).references == ()
     assert _a("Notre guide « Achats malins » cite-t-il le RGAA ?").references == ()
+    # The sheet a message opens by preparing is the buyer's too; one asked about further on is not.
+    assert _a("Pour la fiche « points clés » : quel est le seuil de dispense ?").references == ()
+    assert _a("Que dit la fiche « Acheter malin » de la DAE sur le seuil de dispense ?").references != ()
 
 
 def test_a_nor_shaped_code_is_a_reference_with_or_without_the_word() -> None:

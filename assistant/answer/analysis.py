@@ -159,15 +159,18 @@ _CLAUSE_VERB = (r"(?:peu[tv]\w*|doi[tv]\w*|pourr\w*|devr\w*|est|sont|ont|faut|va
                 r"(?![\w'-])")
 
 
-def _context_spans(sentence: str, markers: list[str]) -> list[tuple[int, int]]:
+def _context_spans(sentence: str, markers: list[str], form: str = "") -> list[tuple[int, int]]:
     """Spans of the buyer's context: a preposition followed by a possessive or demonstrative
-    determiner (« pour notre outil de visioconférence »), up to the next comma or clause break."""
+    determiner (« pour notre outil de visioconférence »), up to the next comma or clause break; and
+    the shape the answer should take (``form``: « en trois phrases », « sous forme de tableau »)."""
     pattern = re.compile(
         r"\b(?:" + "|".join(markers) + r")\s+(?:notre|nos|mon|ma|mes|votre|vos|leur|leurs|ce|cet|cette|ces)\b"
         r"(?:(?!\s(?:" + _CLAUSE_VERB + r"))[^,;:?!()])*",
         re.IGNORECASE,
     )
     spans = [m.span() for m in pattern.finditer(sentence)]
+    if form and len(fold(sentence)) == len(sentence):
+        spans += [m.span() for m in re.finditer(form, fold(sentence))]
     # « Bonjour, pour une présentation en comité de direction, … ? »: the deliverable the buyer
     # prepares, opening the message up to its comma, says why they ask, not what.
     purpose = _PURPOSE.match(sentence)
@@ -180,8 +183,10 @@ _PURPOSE = re.compile(
     r"^(?:(?:bonjour|bonsoir|salut|hello)\b[\s,!]*)?((?:pour|en vue d'|en vue de|dans le cadre d')\s*"
     r"(?:un|une|le|la|les|l'|mon|ma|mes|notre|nos)\s*(?:prochaine?\s+|petite?\s+)?"
     r"(?:presentation|présentation|note|réunion|reunion|rapport|comité|comite|briefing|exposé|expose|point|"
-    r"diaporama|courriel|mail|compte rendu|fiche|synthèse|synthese|audition|formation|séminaire|seminaire)\b"
-    r"[^,;:?!()]*),\s+(?=\S)",
+    r"diaporama|courriel|mail|compte rendu|fiche|synthèse|synthese|audition|formation|séminaire|seminaire|"
+    r"intro|introduction|éditorial|editorial|édito|edito|discours|communiqué|communique|argumentaire|"
+    r"tribune|lettre|newsletter|réponse|reponse|question écrite|question ecrite|qe)\b"
+    r"[^,;:?!()]*)\s*[,:]\s+(?=\S)",
     re.IGNORECASE,
 )
 
@@ -627,14 +632,14 @@ def analyse(
     homographs = set(r.get("frame_homographs") or ())
     asked_terms |= frozenset(t for w in re.findall(r"[a-z]+", fold(question)) if w in homographs for t in tokens(w))
     for sentence in asked:
-        spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+        spans = _context_spans(sentence, r["context_prepositions"], r.get("answer_form") or "") + _object_spans(sentence, r)
         subject_text, removed = _strip_spans(sentence, _merge(spans))
         context_text += " " + removed
         stems = _stems(subject_text, synonyms or {}) - generic | (asked_terms & _stems(subject_text, {}))
         core = None
         question_text = _after_preface(sentence, own_subject)
         if question_text:
-            core_spans = _context_spans(question_text, r["context_prepositions"]) + _object_spans(question_text, r)
+            core_spans = _context_spans(question_text, r["context_prepositions"], r.get("answer_form") or "") + _object_spans(question_text, r)
             core_text, _ = _strip_spans(question_text, _merge(core_spans))
             core_stems = _stems(core_text, synonyms or {}) - generic
             core = Part(question_text, core_stems, core_text, _predicates(core_text) & core_stems)
@@ -649,7 +654,7 @@ def analyse(
             # What was pasted is the subject, not who sent it (« Mail reçu de la MOA : « … » »).
             quote = _PASTED.search(fold(written))
             sentence = written[quote.start("q"):quote.end("q")] if quote and len(fold(written)) == len(written) else written
-            spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+            spans = _context_spans(sentence, r["context_prepositions"], r.get("answer_form") or "") + _object_spans(sentence, r)
             subject_text, _ = _strip_spans(sentence, _merge(spans))
             parts.append(Part(sentence, _stems(subject_text, synonyms or {}) - generic, subject_text,
                               _predicates(subject_text) & _stems(subject_text, synonyms or {})))
@@ -658,7 +663,7 @@ def analyse(
         # démarche pour régulariser ? »: the question names no topic of its own; each sentence of
         # the narrative that does is a part too (a part treated by the texts is enough to answer).
         for sentence in narrative:
-            spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+            spans = _context_spans(sentence, r["context_prepositions"], r.get("answer_form") or "") + _object_spans(sentence, r)
             subject_text, _ = _strip_spans(sentence, _merge(spans))
             stems = _stems(subject_text, synonyms or {}) - generic
             if own_subject(subject_text):
@@ -671,7 +676,7 @@ def analyse(
         if found and len(fold(written)) == len(written):
             # What is asked follows the verb that asks it (« veut savoir | à quel moment… »).
             sentence = written[found.start(1) if found.lastindex else found.start():].strip()
-            spans = _context_spans(sentence, r["context_prepositions"]) + _object_spans(sentence, r)
+            spans = _context_spans(sentence, r["context_prepositions"], r.get("answer_form") or "") + _object_spans(sentence, r)
             subject_text, _ = _strip_spans(sentence, _merge(spans))
             stems = _stems(subject_text, synonyms or {}) - generic
             if stems and not any(p.text == written for p in parts):
